@@ -1,0 +1,59 @@
+"""The exception tree, named for what the run does next.
+
+    ImporterError                  base of everything lsq-import raises on purpose
+    ├── ConfigError                the mapping is wrong: nothing is sent (exit 2)
+    ├── SourceError                the input file cannot be read as asked: nothing is sent (exit 2)
+    └── RowError                   one row cannot be mapped: record it as a failure, go on
+
+A ConfigError carries every problem found at once as ``Problem`` items (a path in the mapping
+file and a message), so that the user fixes them in one pass. A RowError carries what the
+results writer needs (row number, error type, message) so that nothing parses strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ImporterError(Exception):
+    """Base of every error lsq-import raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a mapping: where (``activity.fields.mx_Custom_2.format``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(ImporterError):
+    """The mapping (or its fit with the file's header) is wrong. Nothing is sent."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        head = f"{source}: " if source else ""
+        count = len(problems)
+        lines = [f"{head}{count} problem{'s' if count != 1 else ''} in the mapping:"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class SourceError(ImporterError):
+    """The input file cannot be read as asked (missing, no such sheet, undecodable).
+
+    Nothing is sent."""
+
+
+class RowError(ImporterError):
+    """One row cannot become a payload. The row is recorded as a failure and the run goes on."""
+
+    def __init__(self, row: int, error_type: str, message: str) -> None:
+        self.row = row
+        self.error_type = error_type
+        self.message = message
+        super().__init__(f"row {row}: {message}")

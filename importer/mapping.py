@@ -1,0 +1,332 @@
+"""Mapping rows to CreateCustom payloads.
+
+``Plan`` is a mapping checked against a file's header: every mapped column exists, every
+constant, default and map value converts. ``Plan.map_chunk`` converts a chunk of rows a column at
+a time and collects, per row, what could not be converted; ``Plan.payload`` builds the JSON body
+of one mapped row exactly as LeadSquared's CreateCustom takes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from importer.config import TEMPLATE_PART, Mapping, Rule, template_columns
+from importer.convert import CONVERTERS, Converted
+from importer.errors import ConfigError, Problem
+from importer.source import BadRow, Chunk
+
+INVALID_VALUE = "InvalidValue"
+MISSING_VALUE = "MissingValue"
+BAD_ROW = "BadRow"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    error_type: str
+    path: str
+    message: str
+
+
+@dataclass
+class MappedChunk:
+    """A chunk's rows with their converted values (None: left out of the payload)."""
+
+    rows: list[int]
+    records: list[list[str]]
+    values: dict[str, list[str | None]]
+    problems: dict[int, list[RowProblem]] = field(default_factory=dict)
+    bad: list[BadRow] = field(default_factory=list)
+    blank: int = 0
+
+    def good(self) -> Iterator[int]:
+        """Positions of the rows that mapped."""
+        return (i for i in range(len(self.rows)) if i not in self.problems)
+
+    def failures(self) -> Iterator[tuple[int, str, str, list[str]]]:
+        """``(row, error_type, message, cells)`` for each row that did not map, in file order."""
+        found = [(b.row, BAD_ROW, b.message, b.cells) for b in self.bad]
+        for i, problems in self.problems.items():
+            message = "; ".join(f"{p.path}: {p.message}" for p in problems)
+            found.append((self.rows[i], problems[0].error_type, message, self.records[i]))
+        return iter(sorted(found, key=lambda f: f[0]))
+
+
+@dataclass(frozen=True)
+class _Target:
+    path: str
+    rule: Rule
+    search_by: bool = False
+    needed: bool = False  # the payload cannot go without it (SearchBy value, event code)
+
+
+class Plan:
+    """A mapping fitted to a file's header, ready to map chunks of that file."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        header: list[str],
+        *,
+        timezone: str | None = None,
+        country: str | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.header = header
+        self.timezone = timezone or mapping.source.timezone
+        self.country = mapping.source.country or country
+        search_path = f"lead.attributes.{mapping.lead.search_by}"
+        self.targets = [
+            _Target(
+                path,
+                rule,
+                search_by=path == search_path,
+                needed=path in (search_path, "activity.event"),
+            )
+            for path, rule in mapping.rules()
+        ]
+        problems = self._header_problems() + self._constant_problems()
+        if problems:
+            raise ConfigError(problems)
+        self._index = {name: header.index(name) for name in header}
+
+    # --- checks before any row is read ---------------------------------------------------
+
+    def _header_problems(self) -> list[Problem]:
+        problems = []
+        listed = ", ".join(repr(h) for h in self.header)
+        for target in self.targets:
+            for column in target.rule.columns:
+                count = self.header.count(column)
+                if count == 1:
+                    continue
+                if count > 1:
+                    message = (
+                        f"column {column!r} appears {count} times in the header; "
+                        "rename the copies so that each column name is unique"
+                    )
+                else:
+                    message = (
+                        f"column {column!r} is mapped but not in the file; columns are: {listed}"
+                    )
+                    close = _closest(column, self.header)
+                    if close:
+                        message += f" — did you mean {close!r}?"
+                problems.append(Problem(target.path, message))
+        return problems
+
+    def _constant_problems(self) -> list[Problem]:
+        """Constants, defaults and map values are converted once, now, so a bad one is a
+        config error rather than a failure on every row."""
+        problems = []
+        for target in self.targets:
+            rule = target.rule
+            checks = []
+            if rule.value is not None:
+                checks.append(("value", rule.value))
+            if rule.default is not None:
+                checks.append(("default", rule.default))
+            for key, value in (rule.map or {}).items():
+                checks.append((f"map.{key}", value))
+            for where, text in checks:
+                if not text.strip():
+                    continue
+                _, errors = self._convert(pd.Series([text.strip()], dtype=object), rule)
+                if errors.notna().any():
+                    problems.append(Problem(f"{target.path}.{where}", str(errors.iloc[0])))
+        return problems
+
+    # --- mapping -------------------------------------------------------------------------
+
+    def map_chunk(self, chunk: Chunk) -> MappedChunk:
+        size = len(chunk.records)
+        columns: dict[str, pd.Series] = {}
+
+        def column(name: str) -> pd.Series:
+            if name not in columns:
+                columns[name] = pd.Series(chunk.column(self._index[name]), dtype=object)
+            return columns[name]
+
+        mapped = MappedChunk(chunk.rows, chunk.records, {}, bad=chunk.bad, blank=chunk.blank)
+        if size == 0:
+            return mapped
+        for target in self.targets:
+            values, problems = self._apply(target, column, size)
+            array = values.to_numpy(dtype=object, copy=True)
+            array[pd.isna(array)] = None
+            mapped.values[target.path] = array.tolist()
+            for position, problem in problems:
+                mapped.problems.setdefault(position, []).append(problem)
+        mapped.problems = dict(sorted(mapped.problems.items()))
+        return mapped
+
+    def _apply(
+        self, target: _Target, column: Any, size: int
+    ) -> tuple[pd.Series, list[tuple[int, RowProblem]]]:
+        rule = target.rule
+        if rule.column is not None:
+            raw = column(rule.column)
+        elif rule.template is not None:
+            raw = _fill_template(rule.template, column)
+        else:
+            raw = pd.Series([rule.value] * size, dtype=object)
+        stripped = raw.str.strip()
+        empty = stripped == ""
+        work = raw if rule.type == "text" and rule.map is None else stripped
+        found: list[tuple[int, RowProblem]] = []
+
+        if rule.map is not None:
+            work, unmatched = _apply_map(stripped, rule.map, empty)
+            if rule.default is not None:
+                work[unmatched] = rule.default
+            else:
+                keys = ", ".join(repr(k) for k in rule.map)
+                for i in unmatched[unmatched].index:
+                    found.append(
+                        (
+                            i,
+                            RowProblem(
+                                INVALID_VALUE,
+                                target.path,
+                                f"{stripped[i]!r} is not in the map ({keys}); add it to map: "
+                                "or set a default",
+                            ),
+                        )
+                    )
+                work = work.where(~unmatched, None)
+        if rule.default is not None and empty.any():
+            work = work.copy()
+            work[empty] = rule.default
+            empty = pd.Series(False, index=raw.index)
+
+        out = pd.Series(None, index=raw.index, dtype=object)
+        todo = ~empty & work.notna()
+        if todo.any():
+            converted, errors = self._convert(work[todo], rule)
+            out[todo] = converted
+            for i, message in errors.dropna().items():
+                found.append((i, RowProblem(INVALID_VALUE, target.path, message)))
+
+        if empty.any():
+            if target.needed or rule.fails_when_empty:
+                message = self._empty_message(target)
+                found.extend(
+                    (i, RowProblem(MISSING_VALUE, target.path, message)) for i in empty[empty].index
+                )
+            elif rule.on_empty == "clear":
+                out[empty] = ""
+        return out, found
+
+    def _convert(self, values: pd.Series, rule: Rule) -> Converted:
+        convert = CONVERTERS[rule.type]
+        if rule.type == "datetime":
+            return convert(values, rule, self.timezone)
+        if rule.type == "phone":
+            return convert(values, rule, self.country)
+        return convert(values, rule)
+
+    def _empty_message(self, target: _Target) -> str:
+        rule = target.rule
+        what = f"column {rule.column!r} is empty" if rule.column else "the value is empty"
+        if target.search_by:
+            return f"{what}, and it is the SearchBy value: every row needs one to find its lead"
+        if target.path == "activity.event":
+            return f"{what}: every row needs an activity event code"
+        return f"{what}, and the rule is required"
+
+    # --- payloads ------------------------------------------------------------------------
+
+    def payload(self, mapped: MappedChunk, position: int) -> dict[str, Any]:
+        """The CreateCustom body for one mapped row."""
+        values = {path: column[position] for path, column in mapped.values.items()}
+        return build_payload(self.mapping, values)
+
+
+def build_payload(mapping: Mapping, values: dict[str, str | None]) -> dict[str, Any]:
+    """The CreateCustom body from converted values keyed by rule path (None: left out)."""
+    lead: list[dict[str, Any]] = []
+    for name in mapping.lead.attributes:
+        value = values[f"lead.attributes.{name}"]
+        if value is not None:
+            lead.append({"Attribute": name, "Value": value})
+    for cfs, fields in mapping.lead.custom_field_sets.items():
+        items = [
+            {"Attribute": name, "Value": value}
+            for name in fields
+            if (value := values[f"lead.custom_field_sets.{cfs}.{name}"]) is not None
+        ]
+        if items:
+            lead.append({"Attribute": cfs, "Value": "", "Fields": items})
+    lead.append({"Attribute": "SearchBy", "Value": mapping.lead.search_by})
+
+    activity: dict[str, Any] = {"ActivityEvent": int(values["activity.event"] or 0)}
+    for key, path in (("ActivityNote", "activity.note"), ("ActivityDateTime", "activity.datetime")):
+        if values.get(path) is not None:
+            activity[key] = values[path]
+    fields: list[dict[str, Any]] = []
+    for name in mapping.activity.fields:
+        value = values[f"activity.fields.{name}"]
+        if value is not None:
+            fields.append({"SchemaName": name, "Value": value})
+    for cfs, cfs_fields in mapping.activity.custom_field_sets.items():
+        items = [
+            {"SchemaName": name, "Value": value}
+            for name in cfs_fields
+            if (value := values[f"activity.custom_field_sets.{cfs}.{name}"]) is not None
+        ]
+        if items:
+            fields.append({"SchemaName": cfs, "Value": "", "Fields": items})
+    if fields:
+        activity["Fields"] = fields
+    if mapping.activity.validate_dropdown_options:
+        activity["ValidateDropDownOptions"] = True
+    return {"LeadDetails": lead, "Activity": activity}
+
+
+def _fill_template(template: str, column: Any) -> pd.Series:
+    """A template's text for every row; each cell is stripped, and so is the result. A row whose
+    cells are all empty gives an empty text, so the rule's empty handling applies."""
+    names = template_columns(template)
+    cells = {name: column(name).str.strip() for name in names}
+    first = cells[names[0]]
+    result = pd.Series("", index=first.index, dtype=object)
+    position = 0
+    for match in TEMPLATE_PART.finditer(template):
+        result = result + template[position : match.start()]
+        token = match.group(0)
+        result = result + (
+            "{" if token == "{{" else "}" if token == "}}" else cells[match.group(1)]
+        )
+        position = match.end()
+    result = result + template[position:]
+    result = result.str.replace(r" {2,}", " ", regex=True).str.strip()
+    all_empty = pd.concat([c == "" for c in cells.values()], axis=1).all(axis=1)
+    result[all_empty] = ""
+    return result
+
+
+def _apply_map(
+    stripped: pd.Series, table: dict[str, str], empty: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Map values exactly, then ignoring case. Returns the mapped values and which non-empty
+    values had no entry."""
+    out = stripped.map(table)
+    missing = out.isna() & ~empty
+    if missing.any():
+        folded = {key.casefold(): value for key, value in table.items()}
+        out[missing] = stripped[missing].str.casefold().map(folded)
+    out = out.astype(object)
+    unmatched = out.isna() & ~empty
+    return out, unmatched
+
+
+def _closest(name: str, candidates: list[str]) -> str | None:
+    folded = {c.casefold().strip(): c for c in candidates}
+    if name.casefold().strip() in folded:
+        return folded[name.casefold().strip()]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -1,0 +1,382 @@
+"""Reading input files: CSV/TSV and Excel sheets, as text, in bounded chunks, with row numbers.
+
+Every cell comes out as the text it holds: nothing is inferred, so ``00123``, ``NA`` and
+``+91-0712...`` survive. Rows are numbered as a spreadsheet shows them (header row 1, first data
+row 2), blank rows are skipped but keep their numbers, and a row with the wrong number of fields
+comes out as a ``BadRow`` with a reason instead of stopping the read.
+
+A results file written by lsq-import (``failures.csv``) can be read back as input: its ``_row``
+column supplies the row numbers and its other result columns are dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importer.errors import SourceError
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+#: Columns that lsq-import adds to its result files; dropped when such a file is read back in.
+RESULT_COLUMNS = ("_row", "_error_type", "_error", "_activity_id", "_lead_id", "_note")
+DELIMITERS = (",", ";", "\t", "|")
+DEFAULT_CHUNK_ROWS = 50_000
+_BLOCK = 1 << 20
+_CP1252_UNDEFINED = bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D])
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that cannot be taken apart into the header's columns."""
+
+    row: int
+    cells: list[str]
+    message: str
+
+
+@dataclass
+class Chunk:
+    """A run of rows, as text. ``records[i]`` has exactly one cell per header column."""
+
+    rows: list[int]
+    records: list[list[str]]
+    bad: list[BadRow] = field(default_factory=list)
+    blank: int = 0  # blank rows skipped in this stretch of the file
+
+    def column(self, index: int) -> list[str]:
+        return [record[index] for record in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+class Source:
+    """An input file opened for reading. ``header`` is known before any row is read."""
+
+    path: Path
+    header: list[str]
+    description: str
+
+    def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+        raise NotImplementedError
+
+
+def open_source(
+    path: str | Path,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    sheet: str | None = None,
+) -> Source:
+    """Open a CSV/TSV or Excel file; raise SourceError with a fix if it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"input file {str(path)!r} not found")
+    if path.is_dir():
+        raise SourceError(f"{str(path)!r} is a folder; give the path of a CSV or Excel file")
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return ExcelSource(path, sheet)
+    if suffix in {".xls", ".ods", ".numbers"}:
+        raise SourceError(
+            f"{path.name}: {suffix} files are not read; save the sheet as .xlsx or CSV (UTF-8)"
+        )
+    return CsvSource(path, encoding, delimiter)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+class CsvSource(Source):
+    def __init__(self, path: Path, encoding: str, delimiter: str) -> None:
+        self.path = path
+        self.encoding, how = detect_encoding(path) if encoding == "auto" else (encoding, "as set")
+        if encoding != "auto":
+            check_decodes(path, encoding)
+        with self._open() as handle:
+            sample = handle.read(64 * 1024)
+        if not sample.strip():
+            raise SourceError(f"{path.name}: the file is empty; it needs a header row")
+        self.delimiter = detect_delimiter(sample) if delimiter == "auto" else delimiter
+        shown = {"\t": "tab"}.get(self.delimiter, repr(self.delimiter))
+        self.description = f"CSV, {self.encoding} ({how}), delimiter {shown}"
+        with self._open() as handle:
+            first = next(self._reader(handle), [])
+        header = [cell.strip() for cell in first]
+        self._raw_header = header
+        self.header, self._row_index, self._keep = _split_result_columns(header)
+        if not any(self.header):
+            raise SourceError(f"{path.name}: the first row is empty; it must hold the column names")
+
+    def _open(self):
+        return open(self.path, encoding=self.encoding, newline="")
+
+    def _reader(self, handle) -> Iterator[list[str]]:
+        return csv.reader(handle, delimiter=self.delimiter, strict=False)
+
+    def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+        width = len(self._raw_header)
+        with self._open() as handle:
+            reader = self._reader(handle)
+            try:
+                next(reader)
+                number = 1
+                chunk = Chunk([], [])
+                for cells in reader:
+                    number += 1
+                    if not any(c.strip() for c in cells):
+                        chunk.blank += 1  # a blank row keeps its number but is not data
+                        continue
+                    row = number
+                    if self._row_index is not None and len(cells) > self._row_index:
+                        row = _row_number(cells[self._row_index], number)
+                    if len(cells) != width:
+                        chunk.bad.append(BadRow(row, cells, _width_message(len(cells), width)))
+                    else:
+                        chunk.rows.append(row)
+                        chunk.records.append(
+                            cells if self._keep is None else [cells[i] for i in self._keep]
+                        )
+                    if len(chunk.records) + len(chunk.bad) >= size:
+                        yield chunk
+                        chunk = Chunk([], [])
+                if chunk.records or chunk.bad or chunk.blank:
+                    yield chunk
+            except csv.Error as exc:
+                raise SourceError(
+                    f"{self.path.name}: cannot read row {number + 1}: {exc}. An unclosed quote "
+                    '(") usually causes this; close it or remove it, then run again'
+                ) from None
+
+
+def _width_message(found: int, width: int) -> str:
+    if found > width:
+        return (
+            f"row has {found} fields but the header has {width}: a delimiter inside an "
+            "unquoted value? Quote that value or remove the extra delimiter"
+        )
+    return f"row has {found} fields but the header has {width}: fill in the missing fields"
+
+
+def _split_result_columns(header: list[str]) -> tuple[list[str], int | None, list[int] | None]:
+    """For a results file read back in: its ``_row`` column and the original columns' indexes."""
+    if "_row" not in header:
+        return header, None, None
+    keep = [i for i, name in enumerate(header) if name not in RESULT_COLUMNS]
+    return [header[i] for i in keep], header.index("_row"), keep
+
+
+def _row_number(text: str, fallback: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return fallback
+
+
+def detect_encoding(path: Path) -> tuple[str, str]:
+    """The file's encoding and how it was found: a BOM, UTF-16 zeros, UTF-8 or cp1252."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "byte-order mark"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "byte-order mark"
+    if len(head) >= 4:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > len(odd) * 0.3 and even.count(0) < len(even) * 0.05:
+            return "utf-16-le", "detected"
+        if even.count(0) > len(even) * 0.3 and odd.count(0) < len(odd) * 0.05:
+            return "utf-16-be", "detected"
+    if _decodes(path, "utf-8") is None:
+        return "utf-8", "detected"
+    if not _has_bytes(path, _CP1252_UNDEFINED):
+        return "cp1252", "detected: not UTF-8"
+    return "latin-1", "detected: not UTF-8"
+
+
+def check_decodes(path: Path, encoding: str) -> None:
+    """Raise SourceError naming the line if the file does not decode with ``encoding``."""
+    failure = _decodes(path, encoding)
+    if failure is None:
+        return
+    offset, reason = failure
+    with open(path, "rb") as handle:
+        line = handle.read(offset).count(b"\n") + 1
+    guess, _ = detect_encoding(path)
+    raise SourceError(
+        f"{path.name}: line {line} cannot be read as {encoding} ({reason}); the file looks like "
+        f"{guess}: set source.encoding: {guess} in the mapping, or leave it as auto"
+    )
+
+
+def _decodes(path: Path, encoding: str) -> tuple[int, str] | None:
+    """None if the whole file decodes; else the byte offset and reason of the first failure."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(_BLOCK)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return offset + max(exc.start, 0), exc.reason
+            if not block:
+                return None
+            offset += len(block)
+
+
+def _has_bytes(path: Path, needles: bytes) -> bool:
+    with open(path, "rb") as handle:
+        while block := handle.read(_BLOCK):
+            if any(b in block for b in needles):
+                return True
+    return False
+
+
+def detect_delimiter(sample: str) -> str:
+    """The delimiter among , ; tab | that splits the sample's rows most consistently."""
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may cut the last row in half
+    text = "".join(lines[:200])
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(1 for r in rows if len(r) == width)
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+# --- Excel ------------------------------------------------------------------------------------
+
+
+class ExcelSource(Source):
+    def __init__(self, path: Path, sheet: str | None) -> None:
+        import openpyxl
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        self.path = path
+        try:
+            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+            raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+        names = self._book.sheetnames
+        self.sheet_name = _pick_sheet(path, names, sheet)
+        self._sheet = self._book[self.sheet_name]
+        self._sheet.reset_dimensions()  # stored dimensions are often wrong; read what is there
+        self.description = f"Excel, sheet {self.sheet_name!r}"
+        header_row, header = self._find_header()
+        self._header_row = header_row
+        self._raw_header = header
+        self.header, self._row_index, self._keep = _split_result_columns(header)
+
+    def _find_header(self) -> tuple[int, list[str]]:
+        for number, cells in self._rows():
+            texts = [cell_text(c) for c in cells]
+            if any(t.strip() for t in texts):
+                while texts and not texts[-1].strip():
+                    texts.pop()
+                return number, [t.strip() for t in texts]
+        raise SourceError(f"{self.path.name}: sheet {self.sheet_name!r} is empty")
+
+    def _rows(self) -> Iterator[tuple[int, tuple]]:
+        for number, cells in enumerate(self._sheet.iter_rows(), start=1):
+            real = [c for c in cells if getattr(c, "row", None) is not None]
+            yield (real[0].row if real else number), cells
+
+    def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+        width = len(self._raw_header)
+        chunk = Chunk([], [])
+        for number, cells in self._rows():
+            if number <= self._header_row:
+                continue
+            texts = [cell_text(c) for c in cells]
+            if not any(t.strip() for t in texts):
+                chunk.blank += 1
+                continue
+            row = number
+            if self._row_index is not None and self._row_index < len(texts):
+                row = _row_number(texts[self._row_index], number)
+            if len(texts) > width and any(t.strip() for t in texts[width:]):
+                message = (
+                    f"row has values beyond the last named column ({len(texts)} cells, "
+                    f"{width} column names): give those columns a name in row {self._header_row}"
+                )
+                chunk.bad.append(BadRow(row, texts, message))
+            else:
+                texts = (texts + [""] * width)[:width]
+                chunk.rows.append(row)
+                chunk.records.append(
+                    texts if self._keep is None else [texts[i] for i in self._keep]
+                )
+            if len(chunk.records) + len(chunk.bad) >= size:
+                yield chunk
+                chunk = Chunk([], [])
+        if chunk.records or chunk.bad or chunk.blank:
+            yield chunk
+
+
+def _pick_sheet(path: Path, names: list[str], sheet: str | None) -> str:
+    if sheet is None:
+        return names[0]
+    if sheet in names:
+        return sheet
+    if sheet.strip().isdigit() and int(sheet) < len(names):
+        return names[int(sheet)]
+    listed = ", ".join(repr(n) for n in names)
+    raise SourceError(
+        f"{path.name}: no sheet {sheet!r}; its sheets are {listed}. Set source.sheet to one of "
+        "them, or to a 0-based index"
+    )
+
+
+def cell_text(cell: object) -> str:
+    """An Excel cell as the text it shows: dates as ISO date-times, numbers without float noise."""
+    value = getattr(cell, "value", None)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        fmt = str(getattr(cell, "number_format", "") or "").lower()
+        shows_time = value.time() != dt.time(0) or "h" in fmt or "s" in fmt.replace("ss", "s")
+        return value.strftime("%Y-%m-%d %H:%M:%S" if shows_time else "%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return number_text(value)
+    return str(value)
+
+
+def number_text(value: float) -> str:
+    """A float as Excel shows it in General format: 15 significant digits, no exponent, no .0."""
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e17:
+        return str(int(value))
+    text = f"{value:.15g}"
+    if "e" in text:
+        import numpy as np
+
+        text = np.format_float_positional(float(text), trim="-")
+    return text
