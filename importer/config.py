@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,7 +89,7 @@ class Rule(_Model):
                 f"{fmt!r} has no % directives; write it as a strptime pattern such as "
                 "'%d/%m/%Y %H:%M', or use 'iso' or 'excel'"
             )
-        sample = datetime(2001, 2, 3, 4, 5, 6)
+        sample = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
         try:
             datetime.strptime(sample.strftime(fmt), fmt)
         except ValueError as exc:

@@ -9,14 +9,16 @@ of one mapped row exactly as LeadSquared's CreateCustom takes it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from importer.config import TEMPLATE_PART, Mapping, Rule, template_columns
-from importer.convert import CONVERTERS, Converted
+from importer.config import TEMPLATE_PART, Mapping, Rule
+from importer.convert import CONVERTERS, Conversion
 from importer.errors import ConfigError, Problem
 from importer.source import BadRow, Chunk
 
@@ -34,14 +36,24 @@ class RowProblem:
 
 @dataclass
 class MappedChunk:
-    """A chunk's rows with their converted values (None: left out of the payload)."""
+    """A chunk's rows with their converted values, one Arrow string array per rule path
+    (null: left out of the payload)."""
 
-    rows: list[int]
-    records: list[list[str]]
-    values: dict[str, list[str | None]]
+    chunk: Chunk
+    values: dict[str, pa.Array]
     problems: dict[int, list[RowProblem]] = field(default_factory=dict)
-    bad: list[BadRow] = field(default_factory=list)
-    blank: int = 0
+
+    @property
+    def rows(self) -> list[int]:
+        return self.chunk.rows
+
+    @property
+    def bad(self) -> list[BadRow]:
+        return self.chunk.bad
+
+    @property
+    def blank(self) -> int:
+        return self.chunk.blank
 
     def good(self) -> Iterator[int]:
         """Positions of the rows that mapped."""
@@ -52,7 +64,7 @@ class MappedChunk:
         found = [(b.row, BAD_ROW, b.message, b.cells) for b in self.bad]
         for i, problems in self.problems.items():
             message = "; ".join(f"{p.path}: {p.message}" for p in problems)
-            found.append((self.rows[i], problems[0].error_type, message, self.records[i]))
+            found.append((self.rows[i], problems[0].error_type, message, self.chunk.record(i)))
         return iter(sorted(found, key=lambda f: f[0]))
 
 
@@ -133,101 +145,86 @@ class Plan:
             for key, value in (rule.map or {}).items():
                 checks.append((f"map.{key}", value))
             for where, text in checks:
-                if not text.strip():
+                text = text.strip()
+                if not text:
                     continue
-                _, errors = self._convert(pd.Series([text.strip()], dtype=object), rule)
-                if errors.notna().any():
-                    problems.append(Problem(f"{target.path}.{where}", str(errors.iloc[0])))
+                conversion = self._convert(pa.array([text], pa.string()), rule)
+                if not conversion.values[0].is_valid:
+                    problems.append(Problem(f"{target.path}.{where}", conversion.explain(text)))
         return problems
 
     # --- mapping -------------------------------------------------------------------------
 
     def map_chunk(self, chunk: Chunk) -> MappedChunk:
-        size = len(chunk.records)
-        columns: dict[str, pd.Series] = {}
+        size = len(chunk)
+        columns: dict[str, pa.Array] = {}
 
-        def column(name: str) -> pd.Series:
+        def column(name: str) -> pa.Array:
             if name not in columns:
-                columns[name] = pd.Series(chunk.column(self._index[name]), dtype=object)
+                columns[name] = chunk.column(self._index[name])
             return columns[name]
 
-        mapped = MappedChunk(chunk.rows, chunk.records, {}, bad=chunk.bad, blank=chunk.blank)
+        mapped = MappedChunk(chunk, {})
         if size == 0:
             return mapped
         for target in self.targets:
             values, problems = self._apply(target, column, size)
-            array = values.to_numpy(dtype=object, copy=True)
-            array[pd.isna(array)] = None
-            mapped.values[target.path] = array.tolist()
+            mapped.values[target.path] = values
             for position, problem in problems:
                 mapped.problems.setdefault(position, []).append(problem)
         mapped.problems = dict(sorted(mapped.problems.items()))
         return mapped
 
     def _apply(
-        self, target: _Target, column: Any, size: int
-    ) -> tuple[pd.Series, list[tuple[int, RowProblem]]]:
+        self, target: _Target, column: Callable[[str], pa.Array], size: int
+    ) -> tuple[pa.Array, list[tuple[int, RowProblem]]]:
         rule = target.rule
         if rule.column is not None:
             raw = column(rule.column)
         elif rule.template is not None:
             raw = _fill_template(rule.template, column)
         else:
-            raw = pd.Series([rule.value] * size, dtype=object)
-        stripped = raw.str.strip()
-        empty = stripped == ""
+            raw = pa.repeat(pa.scalar(rule.value, pa.string()), size)
+        stripped = pc.utf8_trim_whitespace(raw)
+        empty = pc.equal(stripped, "")
         work = raw if rule.type == "text" and rule.map is None else stripped
         found: list[tuple[int, RowProblem]] = []
 
         if rule.map is not None:
             work, unmatched = _apply_map(stripped, rule.map, empty)
             if rule.default is not None:
-                work[unmatched] = rule.default
+                work = pc.if_else(unmatched, rule.default, work)
             else:
                 keys = ", ".join(repr(k) for k in rule.map)
-                for i in unmatched[unmatched].index:
-                    found.append(
-                        (
-                            i,
-                            RowProblem(
-                                INVALID_VALUE,
-                                target.path,
-                                f"{stripped[i]!r} is not in the map ({keys}); add it to map: "
-                                "or set a default",
-                            ),
-                        )
+                for i in _positions(unmatched):
+                    message = (
+                        f"{stripped[i].as_py()!r} is not in the map ({keys}); add it to map: "
+                        "or set a default"
                     )
-                work = work.where(~unmatched, None)
-        if rule.default is not None and empty.any():
-            work = work.copy()
-            work[empty] = rule.default
-            empty = pd.Series(False, index=raw.index)
+                    found.append((i, RowProblem(INVALID_VALUE, target.path, message)))
+        if rule.default is not None:
+            work = pc.if_else(empty, rule.default, work)
+            empty = pa.repeat(pa.scalar(False), size)
 
-        out = pd.Series(None, index=raw.index, dtype=object)
-        todo = ~empty & work.notna()
-        if todo.any():
-            converted, errors = self._convert(work[todo], rule)
-            out[todo] = converted
-            for i, message in errors.dropna().items():
-                found.append((i, RowProblem(INVALID_VALUE, target.path, message)))
+        todo = pc.if_else(empty, pa.scalar(None, pa.string()), work)
+        conversion = self._convert(todo, rule)
+        out = conversion.values
+        for i in _positions(pc.and_(todo.is_valid(), out.is_null())):
+            message = conversion.explain(todo[i].as_py())
+            found.append((i, RowProblem(INVALID_VALUE, target.path, message)))
 
-        if empty.any():
+        if pc.any(empty).as_py():
             if target.needed or rule.fails_when_empty:
                 message = self._empty_message(target)
                 found.extend(
-                    (i, RowProblem(MISSING_VALUE, target.path, message)) for i in empty[empty].index
+                    (i, RowProblem(MISSING_VALUE, target.path, message)) for i in _positions(empty)
                 )
             elif rule.on_empty == "clear":
-                out[empty] = ""
+                out = pc.if_else(empty, "", out)
         return out, found
 
-    def _convert(self, values: pd.Series, rule: Rule) -> Converted:
-        convert = CONVERTERS[rule.type]
-        if rule.type == "datetime":
-            return convert(values, rule, self.timezone)
-        if rule.type == "phone":
-            return convert(values, rule, self.country)
-        return convert(values, rule)
+    def _convert(self, values: pa.Array, rule: Rule) -> Conversion:
+        return CONVERTERS[rule.type](values, rule, self.timezone, self.country)
 
     def _empty_message(self, target: _Target) -> str:
         rule = target.rule
@@ -242,7 +239,7 @@ class Plan:
 
     def payload(self, mapped: MappedChunk, position: int) -> dict[str, Any]:
         """The CreateCustom body for one mapped row."""
-        values = {path: column[position] for path, column in mapped.values.items()}
+        values = {path: column[position].as_py() for path, column in mapped.values.items()}
         return build_payload(self.mapping, values)
 
 
@@ -287,41 +284,49 @@ def build_payload(mapping: Mapping, values: dict[str, str | None]) -> dict[str, 
     return {"LeadDetails": lead, "Activity": activity}
 
 
-def _fill_template(template: str, column: Any) -> pd.Series:
+def _fill_template(template: str, column: Callable[[str], pa.Array]) -> pa.Array:
     """A template's text for every row; each cell is stripped, and so is the result. A row whose
     cells are all empty gives an empty text, so the rule's empty handling applies."""
-    names = template_columns(template)
-    cells = {name: column(name).str.strip() for name in names}
-    first = cells[names[0]]
-    result = pd.Series("", index=first.index, dtype=object)
+    parts: list[pa.Array | str] = []
+    cells: list[pa.Array] = []
     position = 0
     for match in TEMPLATE_PART.finditer(template):
-        result = result + template[position : match.start()]
-        token = match.group(0)
-        result = result + (
-            "{" if token == "{{" else "}" if token == "}}" else cells[match.group(1)]
-        )
+        parts.append(template[position : match.start()])
+        literal = {"{{": "{", "}}": "}"}.get(match.group(0))
+        if literal is None:
+            cells.append(pc.utf8_trim_whitespace(column(match.group(1))))
+            parts.append(cells[-1])
+        else:
+            parts.append(literal)
         position = match.end()
-    result = result + template[position:]
-    result = result.str.replace(r" {2,}", " ", regex=True).str.strip()
-    all_empty = pd.concat([c == "" for c in cells.values()], axis=1).all(axis=1)
-    result[all_empty] = ""
-    return result
+    parts.append(template[position:])
+    text = pc.binary_join_element_wise(*[p for p in parts if not isinstance(p, str) or p], "")
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, " {2,}", " "))
+    all_empty = pc.equal(cells[0], "")
+    for cell in cells[1:]:
+        all_empty = pc.and_(all_empty, pc.equal(cell, ""))
+    return pc.if_else(all_empty, "", text)
 
 
 def _apply_map(
-    stripped: pd.Series, table: dict[str, str], empty: pd.Series
-) -> tuple[pd.Series, pd.Series]:
-    """Map values exactly, then ignoring case. Returns the mapped values and which non-empty
-    values had no entry."""
-    out = stripped.map(table)
-    missing = out.isna() & ~empty
-    if missing.any():
-        folded = {key.casefold(): value for key, value in table.items()}
-        out[missing] = stripped[missing].str.casefold().map(folded)
-    out = out.astype(object)
-    unmatched = out.isna() & ~empty
+    stripped: pa.Array, table: dict[str, str], empty: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """Map values exactly, then ignoring case. Returns the mapped values (null: no entry) and
+    which non-empty values had no entry."""
+    keys, targets = pa.array(list(table), pa.string()), pa.array(list(table.values()), pa.string())
+    out = pc.take(targets, pc.index_in(stripped, value_set=keys))
+    lowered = pa.array([k.lower() for k in table], pa.string())
+    folded = pc.index_in(pc.utf8_lower(stripped), value_set=lowered)
+    out = pc.coalesce(out, pc.take(targets, folded))
+    unmatched = pc.and_(out.is_null(), pc.invert(empty))
     return out, unmatched
+
+
+def _positions(mask: pa.Array) -> list[int]:
+    """Where a boolean array is true (null counts as false)."""
+    if not pc.any(mask).as_py():
+        return []
+    return np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False)).tolist()
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:

@@ -14,10 +14,17 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import math
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
 
 from importer.errors import SourceError
 
@@ -26,7 +33,10 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 #: Columns that lsq-import adds to its result files; dropped when such a file is read back in.
 RESULT_COLUMNS = ("_row", "_error_type", "_error", "_activity_id", "_lead_id", "_note")
 DELIMITERS = (",", ";", "\t", "|")
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = 50_000  # Excel rows per chunk
+#: CSV text per chunk. Arrow's reader holds several times this in memory: 2 MB keeps a run of
+#: any length under ~260 MB while the per-chunk overhead stays small (BENCHMARKS.md).
+CSV_BLOCK_BYTES = 2 << 20
 _BLOCK = 1 << 20
 _CP1252_UNDEFINED = bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D])
 
@@ -42,18 +52,30 @@ class BadRow:
 
 @dataclass
 class Chunk:
-    """A run of rows, as text. ``records[i]`` has exactly one cell per header column."""
+    """A run of rows: one Arrow string column per header column, and each row's number."""
 
     rows: list[int]
-    records: list[list[str]]
+    table: pa.Table
     bad: list[BadRow] = field(default_factory=list)
     blank: int = 0  # blank rows skipped in this stretch of the file
 
-    def column(self, index: int) -> list[str]:
-        return [record[index] for record in self.records]
+    def column(self, index: int) -> pa.Array:
+        return self.table.column(index).combine_chunks()
+
+    def record(self, position: int) -> list[str]:
+        """One row's cells, as written."""
+        return [column[position].as_py() for column in self.table.columns]
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.rows)
+
+    @classmethod
+    def from_records(
+        cls, rows: list[int], records: list[list[str]], width: int, **extra: object
+    ) -> Chunk:
+        columns = [pa.array([r[i] for r in records], pa.string()) for i in range(width)]
+        table = pa.table(columns, names=[f"c{i}" for i in range(width)])
+        return cls(rows, table, **extra)  # type: ignore[arg-type]
 
 
 class Source:
@@ -94,6 +116,8 @@ def open_source(
 
 
 class CsvSource(Source):
+    """A delimited text file, parsed by Arrow's streaming CSV reader a block at a time."""
+
     def __init__(self, path: Path, encoding: str, delimiter: str) -> None:
         self.path = path
         self.encoding, how = detect_encoding(path) if encoding == "auto" else (encoding, "as set")
@@ -107,52 +131,171 @@ class CsvSource(Source):
         shown = {"\t": "tab"}.get(self.delimiter, repr(self.delimiter))
         self.description = f"CSV, {self.encoding} ({how}), delimiter {shown}"
         with self._open() as handle:
-            first = next(self._reader(handle), [])
+            first = next(csv.reader(handle, delimiter=self.delimiter), [])
         header = [cell.strip() for cell in first]
         self._raw_header = header
         self.header, self._row_index, self._keep = _split_result_columns(header)
         if not any(self.header):
             raise SourceError(f"{path.name}: the first row is empty; it must hold the column names")
 
-    def _open(self):
+    def _open(self) -> TextIO:
         return open(self.path, encoding=self.encoding, newline="")
-
-    def _reader(self, handle) -> Iterator[list[str]]:
-        return csv.reader(handle, delimiter=self.delimiter, strict=False)
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
         width = len(self._raw_header)
-        with self._open() as handle:
-            reader = self._reader(handle)
-            try:
-                next(reader)
-                number = 1
-                chunk = Chunk([], [])
-                for cells in reader:
-                    number += 1
-                    if not any(c.strip() for c in cells):
-                        chunk.blank += 1  # a blank row keeps its number but is not data
-                        continue
-                    row = number
-                    if self._row_index is not None and len(cells) > self._row_index:
-                        row = _row_number(cells[self._row_index], number)
-                    if len(cells) != width:
-                        chunk.bad.append(BadRow(row, cells, _width_message(len(cells), width)))
-                    else:
-                        chunk.rows.append(row)
-                        chunk.records.append(
-                            cells if self._keep is None else [cells[i] for i in self._keep]
-                        )
-                    if len(chunk.records) + len(chunk.bad) >= size:
-                        yield chunk
-                        chunk = Chunk([], [])
-                if chunk.records or chunk.bad or chunk.blank:
-                    yield chunk
-            except csv.Error as exc:
-                raise SourceError(
-                    f"{self.path.name}: cannot read row {number + 1}: {exc}. An unclosed quote "
-                    '(") usually causes this; close it or remove it, then run again'
-                ) from None
+        names = [f"c{i}" for i in range(width)]
+        problems: list[tuple[int, str]] = []  # (row number, text) of rows the parser skipped
+
+        def skip(row: pa_csv.InvalidRow) -> str:
+            problems.append((row.number, row.text))
+            return "skip"
+
+        encoding = (
+            "utf8"
+            if self.encoding.replace("-", "").lower() in ("utf8", "utf8sig")
+            else (self.encoding)
+        )
+        # A Python file object, not the path: given a path, Arrow reads ahead the whole file.
+        handle = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+        reader = pa_csv.open_csv(
+            handle,
+            read_options=pa_csv.ReadOptions(
+                use_threads=False,  # so that skipped rows come with their numbers
+                block_size=CSV_BLOCK_BYTES,
+                column_names=names,
+                skip_rows_after_names=1,
+                encoding=encoding,
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=self.delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=skip,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        numbering = _Numbering(self.delimiter, width)
+        held: pa.Table | None = None  # one batch is held back, to check the file's end first
+        try:
+            for batch in reader:
+                if held is not None:
+                    yield self._chunk(held, numbering.take(held.num_rows, problems))
+                held = pa.Table.from_batches([batch])
+            if held is not None:
+                if held.num_rows:
+                    last = held.column(width - 1)[-1].as_py()
+                    self._check_unclosed_quote(last, numbering.next + held.num_rows - 1)
+                yield self._chunk(held, numbering.take(held.num_rows, problems))
+            tail = numbering.take(0, problems, final=True)
+            if tail.bad or tail.blank:
+                empty = pa.table({n: pa.array([], pa.string()) for n in names})
+                yield self._chunk(empty, tail)
+        except pa.ArrowInvalid as exc:
+            raise SourceError(
+                f"{self.path.name}: cannot read the file after row {numbering.next - 1}: "
+                f'{str(exc).splitlines()[0]}. An unclosed quote (") usually causes this; close '
+                "it or remove it, then run again"
+            ) from None
+        finally:
+            handle.close()
+
+    def _check_unclosed_quote(self, last_cell: str, row: int) -> None:
+        """A quote opened in the last column and never closed swallows the rest of the file into
+        one cell without a parse error. Its mark: that cell holds a line break and the file does
+        not end with the closing quote."""
+        if "\n" not in last_cell and "\r" not in last_cell:
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(max(self.path.stat().st_size - 64, 0))
+            tail = handle.read()
+        if self.encoding.lower().startswith("utf-16") and len(tail) % 2:
+            tail = tail[1:]
+        text = tail.decode(self.encoding.replace("-sig", ""), errors="ignore").rstrip()
+        if not text.endswith('"'):
+            raise SourceError(
+                f'{self.path.name}: row {row} or so has a quote (") in its last column that is '
+                "never closed, so the rest of the file would be read as one value; close the "
+                "quote or remove it, then run again"
+            )
+
+    def _chunk(self, table: pa.Table, numbers: _Numbers) -> Chunk:
+        blank = _blank_rows(table)
+        rows = numbers.rows
+        if pc.any(blank).as_py():
+            keep = pc.invert(blank)
+            table = table.filter(keep)
+            rows = [r for r, b in zip(rows, blank.to_pylist(), strict=True) if not b]
+        if self._row_index is not None:
+            given = table.column(self._row_index).to_pylist()
+            rows = [_row_number(text, row) for text, row in zip(given, rows, strict=True)]
+            bad = [
+                BadRow(_row_number(b.cells[self._row_index], b.row), b.cells, b.message)
+                if len(b.cells) > self._row_index
+                else b
+                for b in numbers.bad
+            ]
+            table = table.select(self._keep)
+            numbers = _Numbers(numbers.rows, bad, numbers.blank)
+        return Chunk(
+            rows, table, bad=numbers.bad, blank=numbers.blank + len(numbers.rows) - len(rows)
+        )
+
+
+@dataclass
+class _Numbers:
+    rows: list[int]
+    bad: list[BadRow]
+    blank: int
+
+
+class _Numbering:
+    """Gives the parsed rows their spreadsheet numbers.
+
+    The parser hands over good rows in batches and reports the rows it skips (wrong number of
+    fields) with their numbers, counted as a spreadsheet counts rows (header = 1, a quoted line
+    break does not start a row). The good rows fill the numbers the skipped ones leave free."""
+
+    def __init__(self, delimiter: str, width: int) -> None:
+        self.next = 2
+        self.delimiter = delimiter
+        self.width = width
+
+    def take(self, count: int, problems: list[tuple[int, str]], final: bool = False) -> _Numbers:
+        problems.sort()
+        skipped = {number for number, _ in problems}
+        end = self.next + count - 1
+        while True:  # widen the span by the skipped rows inside it
+            inside = sum(1 for n in skipped if self.next <= n <= end)
+            if self.next + count - 1 + inside == end:
+                break
+            end = self.next + count - 1 + inside
+        if final:
+            end = max([end, *skipped])
+        rows = [n for n in range(self.next, end + 1) if n not in skipped]
+        bad: list[BadRow] = []
+        blank = 0
+        for number, text in [p for p in problems if p[0] <= end]:
+            if not text.strip():
+                blank += 1
+                continue
+            cells = next(csv.reader(io.StringIO(text), delimiter=self.delimiter), [])
+            bad.append(BadRow(number, cells, _width_message(len(cells), self.width)))
+        problems[:] = [p for p in problems if p[0] > end]
+        self.next = end + 1
+        return _Numbers(rows, bad, blank)
+
+
+def _blank_rows(table: pa.Table) -> pa.Array:
+    """Rows whose every cell is empty or white space."""
+    blank = None
+    for column in table.columns:
+        empty = pc.equal(pc.utf8_trim_whitespace(column.combine_chunks()), "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    return blank if blank is not None else pa.array([], pa.bool_())
 
 
 def _width_message(found: int, width: int) -> str:
@@ -272,7 +415,7 @@ class ExcelSource(Source):
         self.path = path
         try:
             self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
             raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
         names = self._book.sheetnames
         self.sheet_name = _pick_sheet(path, names, sheet)
@@ -300,13 +443,17 @@ class ExcelSource(Source):
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
         width = len(self._raw_header)
-        chunk = Chunk([], [])
+        kept = len(self.header)
+        rows: list[int] = []
+        records: list[list[str]] = []
+        bad: list[BadRow] = []
+        blank = 0
         for number, cells in self._rows():
             if number <= self._header_row:
                 continue
             texts = [cell_text(c) for c in cells]
             if not any(t.strip() for t in texts):
-                chunk.blank += 1
+                blank += 1
                 continue
             row = number
             if self._row_index is not None and self._row_index < len(texts):
@@ -316,18 +463,16 @@ class ExcelSource(Source):
                     f"row has values beyond the last named column ({len(texts)} cells, "
                     f"{width} column names): give those columns a name in row {self._header_row}"
                 )
-                chunk.bad.append(BadRow(row, texts, message))
+                bad.append(BadRow(row, texts, message))
             else:
                 texts = (texts + [""] * width)[:width]
-                chunk.rows.append(row)
-                chunk.records.append(
-                    texts if self._keep is None else [texts[i] for i in self._keep]
-                )
-            if len(chunk.records) + len(chunk.bad) >= size:
-                yield chunk
-                chunk = Chunk([], [])
-        if chunk.records or chunk.bad or chunk.blank:
-            yield chunk
+                rows.append(row)
+                records.append(texts if self._keep is None else [texts[i] for i in self._keep])
+            if len(records) + len(bad) >= size:
+                yield Chunk.from_records(rows, records, kept, bad=bad, blank=blank)
+                rows, records, bad, blank = [], [], [], 0
+        if records or bad or blank:
+            yield Chunk.from_records(rows, records, kept, bad=bad, blank=blank)
 
 
 def _pick_sheet(path: Path, names: list[str], sheet: str | None) -> str:

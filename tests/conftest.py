@@ -1,0 +1,49 @@
+"""Shared helpers: run the real command line, write input files in any encoding."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m importer`` as a user would; return its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "importer", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write a file into the test's folder: text in a given encoding, or bytes."""
+
+    def _write(name: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode(encoding))
+        return path
+
+    return _write
+
+
+MINIMAL_MAPPING = """
+lead:
+  search_by: EmailAddress
+  attributes:
+    EmailAddress: {column: Email, type: email}
+    FirstName: Name
+activity:
+  event: 201
+"""
