@@ -75,7 +75,10 @@ def validate(
     Exit 0 when every row maps, 1 when some rows fail, 2 on a mapping or file error.
     """
     mapping = load_mapping(mapping_file)
-    report = validate_file(input_file, mapping, out_dir=out_dir, show=show, examples=examples)
+    try:
+        report = validate_file(input_file, mapping, out_dir=out_dir, show=show, examples=examples)
+    except ConfigError as exc:  # the mapping does not fit the file: name the mapping
+        raise ConfigError(exc.problems, source=str(mapping_file)) from None
     click.echo(f"Read {report.source}")
     for row, payload in report.payloads:
         click.echo(f"# row {row}")
@@ -84,8 +87,12 @@ def validate(
         click.echo(f"First {len(report.examples)} failing rows:")
         for row, error_type, message in report.examples:
             click.echo(f"  row {row}  {error_type}  {message}")
-    blank = f"; {report.blank} blank rows skipped" if report.blank else ""
-    click.echo(f"{report.rows} rows: {report.mapped} map, {report.failed} fail{blank}")
+    blank = f"; {_count(report.blank, 'blank row')} skipped" if report.blank else ""
+    click.echo(f"{_count(report.rows, 'row')}: {report.mapped} map, {report.failed} fail{blank}")
     if report.failures_path is not None:
         click.echo(f"Failures written to {report.failures_path}")
     sys.exit(EXIT_OK if report.ok else EXIT_ROWS_FAILED)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -79,7 +79,7 @@ def test_xlsx_sample_payload(tmp_path: Path):
         tmp_path,
     )
     assert result.returncode == 1, result.stderr
-    assert "120 rows: 117 map, 3 fail; 1 blank rows skipped" in result.stdout
+    assert "120 rows: 117 map, 3 fail; 1 blank row skipped" in result.stdout
     body = result.stdout.split("# row 2\n", 1)[1].split("\nFirst", 1)[0]
     payload = json.loads(body)
     lead = {item["Attribute"]: item["Value"] for item in payload["LeadDetails"]}
@@ -101,7 +101,7 @@ def test_encodings_end_to_end(write, encoding: str):
     mapping = write("m.yaml", MINIMAL_MAPPING.replace("{column: Email, type: email}", "Email"))
     result = run_cli("validate", data, "-m", mapping, "--show", "1")
     assert result.returncode == 0, result.stderr
-    payload = json.loads(result.stdout.split("# row 2\n", 1)[1].rsplit("\n1 rows", 1)[0])
+    payload = json.loads(result.stdout.split("# row 2\n", 1)[1].rsplit("\n1 row:", 1)[0])
     assert payload["LeadDetails"][:2] == [
         {"Attribute": "EmailAddress", "Value": "zoé@example.com"},
         {"Attribute": "FirstName", "Value": "Zoë Ñúñez"},
@@ -112,7 +112,7 @@ def test_all_good_exits_zero(write):
     data = write("in.csv", "Email,Name\na@example.com,Ann\n")
     result = run_cli("validate", data, "-m", write("m.yaml", MINIMAL_MAPPING))
     assert result.returncode == 0
-    assert result.stdout.splitlines()[-1] == "1 rows: 1 map, 0 fail"
+    assert result.stdout.splitlines()[-1] == "1 row: 1 map, 0 fail"
 
 
 def test_config_errors_exit_2_with_every_problem_and_no_traceback(write):
@@ -128,8 +128,10 @@ def test_config_errors_exit_2_with_every_problem_and_no_traceback(write):
         "  activity.note.colum: unknown key 'colum'; did you mean 'column'?",
     ]
     # a mapping that loads but does not fit the header
-    result = run_cli("validate", data, "-m", write("ok.yaml", MINIMAL_MAPPING))
+    ok = write("ok.yaml", MINIMAL_MAPPING)
+    result = run_cli("validate", data, "-m", ok)
     assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == f"error: {ok}: 1 problem in the mapping:"
     assert result.stderr.splitlines()[1] == (
         "  lead.attributes.FirstName: column 'Name' is mapped but not in the file; columns are: "
         "'Email', 'Nmae' — did you mean 'Nmae'?"
