@@ -48,8 +48,19 @@ activity:
     mx_Custom_1: {column: Budget, type: number}
     mx_Custom_2: {column: Units, type: integer}
 """
-HEADER = ["Email", "First Name", "Last Name", "Mobile", "Stage", "Born", "Opted In", "Notes",
-          "Visit Date", "Budget", "Units"]
+HEADER = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Mobile",
+    "Stage",
+    "Born",
+    "Opted In",
+    "Notes",
+    "Visit Date",
+    "Budget",
+    "Units",
+]
 
 
 def generate(path: Path, rows: int) -> None:
@@ -59,20 +70,24 @@ def generate(path: Path, rows: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for i in range(rows):
-            writer.writerow([
-                f"user{i}@example.com",
-                rng.choice(names),
-                rng.choice(["O'Brien", "Iyer", "Müller", "Nair"]),
-                rng.choice([f"9{rng.randrange(10**9):09d}", f"+91 8{rng.randrange(10**9):09d}"]),
-                rng.choice(["New", "Hot", "Won"]),
-                f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1950, 2005)}",
-                rng.choice(["yes", "no"]),
-                rng.choice(["Visited the show flat", "Wants a 2BHK, east facing", ""]),
-                f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/2026 "
-                f"{rng.randint(0, 23):02d}:{rng.choice(['00', '15', '30', '45'])}",
-                f"{rng.randint(1, 99)},{rng.randint(100, 999)},{rng.randint(100, 999)}.50",
-                str(rng.randint(1, 4)),
-            ])
+            writer.writerow(
+                [
+                    f"user{i}@example.com",
+                    rng.choice(names),
+                    rng.choice(["O'Brien", "Iyer", "Müller", "Nair"]),
+                    rng.choice(
+                        [f"9{rng.randrange(10**9):09d}", f"+91 8{rng.randrange(10**9):09d}"]
+                    ),
+                    rng.choice(["New", "Hot", "Won"]),
+                    f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1950, 2005)}",
+                    rng.choice(["yes", "no"]),
+                    rng.choice(["Visited the show flat", "Wants a 2BHK, east facing", ""]),
+                    f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/2026 "
+                    f"{rng.randint(0, 23):02d}:{rng.choice(['00', '15', '30', '45'])}",
+                    f"{rng.randint(1, 99)},{rng.randint(100, 999)},{rng.randint(100, 999)}.50",
+                    str(rng.randint(1, 4)),
+                ]
+            )
 
 
 def measure(command: list[str]) -> tuple[float, float, int]:
@@ -100,24 +115,41 @@ def main() -> None:
     mapping.write_text(MAPPING, encoding="utf-8")
     print(f"{data.name}: {data.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows, 11 columns")
 
-    baseline_cmd = [sys.executable, "-c",
-                    "import sys, pandas as pd; "
-                    "pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)", str(data)]
-    validate_cmd = [sys.executable, "-m", "importer", "validate", str(data), "-m", str(mapping),
-                    "--errors", "0"]
+    baseline_cmd = [
+        sys.executable,
+        "-c",
+        "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)",
+        str(data),
+    ]
+    validate_cmd = [
+        sys.executable,
+        "-m",
+        "importer",
+        "validate",
+        str(data),
+        "-m",
+        str(mapping),
+        "--errors",
+        "0",
+    ]
     baseline, validate = [], []
     for _ in range(args.repeat):  # interleaved, so that both sides see the same machine
         baseline.append(measure(baseline_cmd))
         validate.append(measure(validate_cmd))
-        print(f"  read_csv {baseline[-1][0]:6.2f} s {baseline[-1][1]:6.0f} MB   "
-              f"validate {validate[-1][0]:6.2f} s {validate[-1][1]:6.0f} MB "
-              f"(exit {validate[-1][2]})", flush=True)
+        print(
+            f"  read_csv {baseline[-1][0]:6.2f} s {baseline[-1][1]:6.0f} MB   "
+            f"validate {validate[-1][0]:6.2f} s {validate[-1][1]:6.0f} MB "
+            f"(exit {validate[-1][2]})",
+            flush=True,
+        )
     base_t = statistics.median(t for t, _, _ in baseline)
     val_t = statistics.median(t for t, _, _ in validate)
     base_m = max(m for _, m, _ in baseline)
     val_m = max(m for _, m, _ in validate)
-    print(f"median: pandas.read_csv(dtype=str) {base_t:.2f} s (peak {base_m:.0f} MB); "
-          f"lsq-import validate {val_t:.2f} s (peak {val_m:.0f} MB)")
+    print(
+        f"median: pandas.read_csv(dtype=str) {base_t:.2f} s (peak {base_m:.0f} MB); "
+        f"lsq-import validate {val_t:.2f} s (peak {val_m:.0f} MB)"
+    )
     print(f"ratio {val_t / base_t:.2f} (goal <= 3); validate peak {val_m:.0f} MB (goal <= 500)")
 
 
