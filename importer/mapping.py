@@ -245,43 +245,55 @@ class Plan:
 
 def build_payload(mapping: Mapping, values: dict[str, str | None]) -> dict[str, Any]:
     """The CreateCustom body from converted values keyed by rule path (None: left out)."""
-    lead: list[dict[str, Any]] = []
-    for name in mapping.lead.attributes:
-        value = values[f"lead.attributes.{name}"]
-        if value is not None:
-            lead.append({"Attribute": name, "Value": value})
-    for cfs, fields in mapping.lead.custom_field_sets.items():
-        items = [
-            {"Attribute": name, "Value": value}
-            for name in fields
-            if (value := values[f"lead.custom_field_sets.{cfs}.{name}"]) is not None
-        ]
-        if items:
-            lead.append({"Attribute": cfs, "Value": "", "Fields": items})
+    lead = _entries(
+        "Attribute",
+        values,
+        ("lead.attributes", list(mapping.lead.attributes)),
+        {cfs: list(fields) for cfs, fields in mapping.lead.custom_field_sets.items()},
+        "lead.custom_field_sets",
+    )
     lead.append({"Attribute": "SearchBy", "Value": mapping.lead.search_by})
 
     activity: dict[str, Any] = {"ActivityEvent": int(values["activity.event"] or 0)}
     for key, path in (("ActivityNote", "activity.note"), ("ActivityDateTime", "activity.datetime")):
         if values.get(path) is not None:
             activity[key] = values[path]
-    fields: list[dict[str, Any]] = []
-    for name in mapping.activity.fields:
-        value = values[f"activity.fields.{name}"]
-        if value is not None:
-            fields.append({"SchemaName": name, "Value": value})
-    for cfs, cfs_fields in mapping.activity.custom_field_sets.items():
-        items = [
-            {"SchemaName": name, "Value": value}
-            for name in cfs_fields
-            if (value := values[f"activity.custom_field_sets.{cfs}.{name}"]) is not None
-        ]
-        if items:
-            fields.append({"SchemaName": cfs, "Value": "", "Fields": items})
+    fields = _entries(
+        "SchemaName",
+        values,
+        ("activity.fields", list(mapping.activity.fields)),
+        {cfs: list(fields) for cfs, fields in mapping.activity.custom_field_sets.items()},
+        "activity.custom_field_sets",
+    )
     if fields:
         activity["Fields"] = fields
     if mapping.activity.validate_dropdown_options:
         activity["ValidateDropDownOptions"] = True
     return {"LeadDetails": lead, "Activity": activity}
+
+
+def _entries(
+    key: str,
+    values: dict[str, str | None],
+    plain: tuple[str, list[str]],
+    sets: dict[str, list[str]],
+    sets_path: str,
+) -> list[dict[str, Any]]:
+    """``{key: name, "Value": value}`` for each mapped field that has a value, then one entry
+    per custom field set that has any, holding its own fields under ``Fields``."""
+
+    def pairs(prefix: str, names: list[str]) -> list[dict[str, Any]]:
+        return [
+            {key: name, "Value": value}
+            for name in names
+            if (value := values[f"{prefix}.{name}"]) is not None
+        ]
+
+    entries = pairs(*plain)
+    for cfs, names in sets.items():
+        if inner := pairs(f"{sets_path}.{cfs}", names):
+            entries.append({key: cfs, "Value": "", "Fields": inner})
+    return entries
 
 
 def _fill_template(template: str, column: Callable[[str], pa.Array]) -> pa.Array:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.conftest import MINIMAL_MAPPING, ROOT, run_cli
@@ -87,8 +89,13 @@ def test_xlsx_sample_payload(tmp_path: Path):
     assert lead["SearchBy"] == "EmailAddress"
     activity = payload["Activity"]
     assert activity["ActivityEvent"] == 202
-    # a date cell shown as dd/mm/yyyy hh:mm in IST, sent in UTC
-    assert len(activity["ActivityDateTime"]) == 19
+    # a date cell shown as dd/mm/yyyy hh:mm in IST (UTC+5:30), sent in UTC
+    book = openpyxl.load_workbook(SAMPLES / "payments.xlsx", read_only=True)
+    paid = book["Payments"]["E2"].value
+    book.close()
+    assert activity["ActivityDateTime"] == (paid - dt.timedelta(hours=5, minutes=30)).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
     receipt = activity["Fields"][-1]
     assert receipt["SchemaName"] == "mx_Custom_5"
     assert receipt["Fields"][0]["Value"].startswith("00")
