@@ -1,0 +1,12 @@
+"""A local server that behaves like LeadSquared, awkward parts included.
+
+schema.py   the account: lead fields, custom field sets, activity types (default_schema.yaml)
+state.py    settings, stored leads and activities, the rate window, counters
+app.py      the aiohttp application: LeadSquared's paths, checks, errors and faults
+server.py   running it: foreground, inside a loop, or in a thread
+"""
+
+from importer.sandbox.server import RunningSandbox, serve, serve_in_thread
+from importer.sandbox.state import SandboxConfig, State, parse_rate
+
+__all__ = ["RunningSandbox", "SandboxConfig", "State", "parse_rate", "serve", "serve_in_thread"]

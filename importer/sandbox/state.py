@@ -1,0 +1,251 @@
+"""What the sandbox remembers: its settings, the leads and activities it stored, its rate
+windows and its counters. Nothing here does I/O; the web layer (``app.py``) drives it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import re
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from importer.sandbox.schema import Schema, default_schema
+
+DEFAULT_ACCESS_KEY = "u$sandbox0access0key"
+DEFAULT_SECRET_KEY = "sandbox$secret$key0123456789"  # keys often hold '$': so does this one
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*")
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """'25/5s' → (25, 5.0)."""
+    match = _RATE.fullmatch(text)
+    if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
+        raise ValueError(f"{text!r} is not a rate; write calls/seconds, e.g. 25/5s")
+    return int(match.group(1)), float(match.group(2))
+
+
+@dataclass
+class SandboxConfig:
+    """Every knob of the sandbox. Shares are 0..1; times are seconds."""
+
+    rate_limit: int = 25
+    rate_window: float = 5.0
+    throttle_200_share: float = 0.3  # throttles answered as HTTP 200 + MX body, not 429
+    latency: float = 0.0  # median of a log-normal latency; 0 answers at once
+    latency_sigma: float = 0.5  # its spread: p99 is about e^(2.33 sigma) times the median
+    fail_rate: float = 0.0  # non-MX 500s, nothing written
+    drop_rate: float = 0.0  # written, then the connection is dropped before the answer
+    slow_rate: float = 0.0  # answered only after slow_seconds (written then)
+    slow_seconds: float = 30.0
+    race: str = "duplicate"  # two calls creating one new lead: 'duplicate' leads, or 'error'
+    seed: int | None = None
+    access_key: str = DEFAULT_ACCESS_KEY
+    secret_key: str = DEFAULT_SECRET_KEY
+    schema: Schema = field(default_factory=default_schema)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rate": f"{self.rate_limit}/{self.rate_window:g}s",
+            "throttle_200_share": self.throttle_200_share,
+            "latency": self.latency,
+            "latency_sigma": self.latency_sigma,
+            "fail_rate": self.fail_rate,
+            "drop_rate": self.drop_rate,
+            "slow_rate": self.slow_rate,
+            "slow_seconds": self.slow_seconds,
+            "race": self.race,
+            "seed": self.seed,
+        }
+
+
+class SlidingWindow:
+    """At most ``limit`` calls in any ``window`` seconds, per key, counting every call that
+    arrives, the throttled ones too (the strictest reading of LeadSquared's limit)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._arrivals: dict[str, deque[float]] = {}
+        self.admitted: deque[float] = deque(maxlen=100_000)  # when calls were let through
+
+    def admit(self, key: str) -> bool:
+        now = self.clock()
+        arrivals = self._arrivals.setdefault(key, deque())
+        while arrivals and arrivals[0] <= now - self.window:
+            arrivals.popleft()
+        allowed = len(arrivals) < self.limit
+        arrivals.append(now)
+        if allowed:
+            self.admitted.append(now)
+        return allowed
+
+
+@dataclass
+class Lead:
+    id: str
+    fields: dict[str, Any]
+    created_on: str
+    modified_on: str
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "ProspectID": self.id,
+            **self.fields,
+            "CreatedOn": self.created_on,
+            "ModifiedOn": self.modified_on,
+        }
+
+
+@dataclass
+class Activity:
+    id: str
+    lead_id: str
+    event: int
+    note: str | None
+    activity_datetime: str
+    fields: dict[str, Any]
+    created_on: str
+
+
+class State:
+    """The sandbox's memory: settings, stored records, rate windows, counters, randomness."""
+
+    def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self.window = SlidingWindow(config.rate_limit, config.rate_window, clock)
+        self.random = random.Random(config.seed)
+        self.leads: dict[str, Lead] = {}
+        self.activities: list[Activity] = []
+        self.counters: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+
+    # --- randomness, seeded ---------------------------------------------------------------
+
+    def chance(self, share: float) -> bool:
+        return share > 0 and self.random.random() < share
+
+    def latency(self) -> float:
+        if self.config.latency <= 0:
+            return 0.0
+        return self.random.lognormvariate(math.log(self.config.latency), self.config.latency_sigma)
+
+    def fault(self) -> str | None:
+        """One draw for a CreateCustom call: 'fail', 'drop', 'slow' or None."""
+        draw = self.random.random()
+        for name, share in (
+            ("fail", self.config.fail_rate),
+            ("drop", self.config.drop_rate),
+            ("slow", self.config.slow_rate),
+        ):
+            if draw < share:
+                return name
+            draw -= share
+        return None
+
+    # --- leads and activities ------------------------------------------------------------
+
+    def find_leads(self, attribute: str, value: str) -> list[Lead]:
+        if attribute == "EmailAddress":
+            folded = value.casefold()
+            return [
+                lead
+                for lead in self.leads.values()
+                if str(lead.fields.get("EmailAddress", "")).casefold() == folded
+            ]
+        if attribute in ("Phone", "Mobile"):
+            digits = _digits(value)
+            return [
+                lead
+                for lead in self.leads.values()
+                if digits and _digits(str(lead.fields.get(attribute, ""))) == digits
+            ]
+        return [lead for lead in self.leads.values() if lead.fields.get(attribute) == value]
+
+    def find_by_phone(self, phone: str) -> list[Lead]:
+        digits = _digits(phone)
+        return [
+            lead
+            for lead in self.leads.values()
+            if digits
+            and digits in (_digits(str(lead.fields.get(k, ""))) for k in ("Phone", "Mobile"))
+        ]
+
+    def upsert(self, existing: Lead | None, fields: dict[str, Any]) -> tuple[Lead, bool]:
+        """Update ``existing`` or create a lead. Returns the lead and whether it is new."""
+        now = _now()
+        if existing is not None and existing.id in self.leads:
+            existing.fields.update(fields)
+            existing.modified_on = now
+            self.counters["leads_updated"] += 1
+            return existing, False
+        lead = Lead(str(uuid.UUID(int=self.random.getrandbits(128))), dict(fields), now, now)
+        self.leads[lead.id] = lead
+        self.counters["leads_created"] += 1
+        return lead, True
+
+    def add_activity(
+        self, lead: Lead, event: int, note: str | None, when: str | None, fields: dict[str, Any]
+    ) -> Activity:
+        now = _now()
+        activity = Activity(
+            str(uuid.UUID(int=self.random.getrandbits(128))),
+            lead.id,
+            event,
+            note,
+            when or now,
+            fields,
+            now,
+        )
+        self.activities.append(activity)
+        self.counters["activities_created"] += 1
+        return activity
+
+    def activities_of(self, lead_id: str, event: int | None = None) -> list[Activity]:
+        found = [a for a in self.activities if a.lead_id == lead_id]
+        if event is not None:
+            found = [a for a in found if a.event == event]
+        return sorted(found, key=lambda a: a.created_on, reverse=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything stored and counted, for tests and benchmarks."""
+        return {
+            "config": self.config.describe(),
+            "counters": dict(self.counters),
+            "rejected": dict(self.rejected),
+            "leads": [lead.json() for lead in self.leads.values()],
+            "activities": [
+                {
+                    "Id": a.id,
+                    "LeadId": a.lead_id,
+                    "ActivityEvent": a.event,
+                    "ActivityNote": a.note,
+                    "ActivityDateTime": a.activity_datetime,
+                    "Fields": a.fields,
+                    "CreatedOn": a.created_on,
+                }
+                for a in self.activities
+            ],
+        }
+
+    def reset(self) -> None:
+        self.leads.clear()
+        self.activities.clear()
+        self.counters.clear()
+        self.rejected.clear()
+        self.window = SlidingWindow(
+            self.config.rate_limit, self.config.rate_window, self.window.clock
+        )
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
