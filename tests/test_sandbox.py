@@ -231,6 +231,17 @@ PROJECT = {"SchemaName": "mx_Custom_1", "Value": "Skyline Towers"}
             "mx_Custom_1: 'Skyline' is not one of the options of Project",
         ),
         (
+            with_fields(
+                [
+                    {"SchemaName": "mx_Custom_1", "Value": "5"},
+                    {"SchemaName": "mx_Custom_3", "Value": "2026-03-05T09:00"},
+                ],
+                Activity__ActivityEvent=202,
+            ),
+            "MXInvalidActivityFieldsException",
+            "mx_Custom_3: '2026-03-05T09:00' is not a date-time in the format yyyy-MM-dd HH:mm:ss",
+        ),
+        (
             payload(Activity__ActivityDateTime="05/03/2026 09:00"),
             "MXInvalidInputException",
             "ActivityDateTime '05/03/2026 09:00' is not in the format yyyy-MM-dd HH:mm:ss (UTC)",
