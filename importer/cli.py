@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from importer import __version__
 from importer.config import load_mapping
 from importer.errors import ConfigError, SourceError
 from importer.validation import validate_file
+
+if TYPE_CHECKING:
+    from importer.pipeline import RunSummary
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -92,6 +96,176 @@ def validate(
     if report.failures_path is not None:
         click.echo(f"Failures written to {report.failures_path}")
     sys.exit(EXIT_OK if report.ok else EXIT_ROWS_FAILED)
+
+
+@main.command()
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-m",
+    "--mapping",
+    "mapping_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The column-mapping YAML file.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for success.csv, failures.csv and summary.json.",
+)
+@click.option(
+    "--host",
+    default=None,
+    help="LeadSquared API host, e.g. https://api-in21.leadsquared.com (default: LSQ_HOST).",
+)
+@click.option(
+    "--region",
+    default=None,
+    metavar="REGION",
+    help="Instead of --host: sg, us11, in21, in22, ir31 or ca12.",
+)
+@click.option(
+    "--rate",
+    "rate_text",
+    default=None,
+    metavar="N/Ws",
+    help="The account's rate limit: N calls in any W seconds  [default: 25/5s; "
+    "25/1s with --sandbox].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Calls in flight at once  [default: enough for the rate at 1-2 s latency].",
+)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="How long to wait for one answer.",
+)
+@click.option(
+    "--retries",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Resends after a transient error (5xx, timeout, lost connection).",
+)
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="Import into a sandbox started in-process (no keys needed).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
+def run(
+    input_file: Path,
+    mapping_file: Path,
+    out_dir: Path,
+    host: str | None,
+    region: str | None,
+    rate_text: str | None,
+    workers: int | None,
+    timeout: float,
+    retries: int,
+    use_sandbox: bool,
+    quiet: bool,
+) -> None:
+    """Import every row of INPUT into LeadSquared: one CreateCustom call per row.
+
+    Keys come from LSQ_ACCESS_KEY and LSQ_SECRET_KEY (or a .env file); the host from --host,
+    --region or LSQ_HOST. Results are written as rows finish.
+
+    Exit 0 when every row succeeded, 1 when some failed, 2 on a mapping or file error (nothing
+    sent), 3 when the run was stopped by LeadSquared (bad keys, wrong host).
+    """
+    import asyncio
+
+    from importer.connection import Connection, resolve_connection
+    from importer.delivery import RetryPolicy
+    from importer.limiter import Rate
+    from importer.pipeline import RunOptions, RunSummary, run_import
+    from importer.progress import BarProgress, SilentProgress
+    from importer.sandbox import SandboxConfig, parse_rate, serve
+
+    try:
+        calls, seconds = parse_rate(rate_text or ("25/1s" if use_sandbox else "25/5s"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate") from None
+    options = RunOptions(
+        rate=Rate(calls, seconds),
+        workers=workers,
+        timeout=timeout,
+        policy=RetryPolicy(transient_retries=retries),
+    )
+    mapping = load_mapping(mapping_file)
+    connection = None if use_sandbox else resolve_connection(host, region)
+    if quiet:
+        progress = SilentProgress()
+    elif sys.stderr.isatty():
+        progress = BarProgress()
+    else:
+        progress = SilentProgress(echo=lambda m: click.echo(m, err=True))
+
+    async def go() -> tuple[RunSummary, dict[str, int] | None]:
+        if connection is not None:
+            return await run_import(
+                input_file, mapping, mapping_file, out_dir, connection, options, progress
+            ), None
+        async with serve(SandboxConfig(rate_limit=calls, rate_window=seconds)) as sandbox:
+            if not quiet:
+                click.echo(
+                    f"Sandbox at {sandbox.url}, rate limit {calls} calls per {seconds:g} s",
+                    err=True,
+                )
+            local = Connection(sandbox.url, sandbox.access_key, sandbox.secret_key)
+            summary = await run_import(
+                input_file, mapping, mapping_file, out_dir, local, options, progress
+            )
+            return summary, dict(sandbox.state.counters)
+
+    try:
+        summary, stored = asyncio.run(go())
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=exc.source or str(mapping_file)) from None
+    _print_summary(summary)
+    if stored is not None:
+        click.echo(
+            f"The sandbox now holds {stored.get('leads_created', 0)} new leads "
+            f"({stored.get('leads_updated', 0)} updates) and "
+            f"{stored.get('activities_created', 0)} activities."
+        )
+    sys.exit(summary.exit_code)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
+    counters = summary.counters
+    rate = summary.adopted_rate or summary.rate
+    per_second = (
+        (summary.succeeded + summary.failed - summary.not_sent) / summary.elapsed
+        if (summary.elapsed)
+        else 0
+    )
+    click.echo(
+        f"{_count(summary.rows, 'row')}: {summary.succeeded} succeeded, {summary.failed} failed"
+        + (f" ({kinds})" if kinds else "")
+        + f"; {counters.calls} calls, {counters.throttles} throttles, {counters.retries} retries;"
+        + f" {summary.elapsed:.1f} s, {per_second:.2f} rows/s at {rate}"
+    )
+    if summary.possible_duplicates:
+        rows = ", ".join(map(str, summary.possible_duplicates[:20]))
+        click.echo(
+            f"Possibly posted twice (an answer was lost and could not be checked): rows {rows}"
+        )
+    if summary.stopped:
+        click.echo(f"Stopped: {summary.stopped}", err=True)
+    out = summary.out_dir
+    click.echo(f"Results: {out / 'success.csv'}, {out / 'failures.csv'}, {out / 'summary.json'}")
 
 
 def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:

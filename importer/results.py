@@ -45,3 +45,51 @@ class ResultWriter:
 
 def failure_writer(out_dir: Path, header: list[str]) -> ResultWriter:
     return ResultWriter(out_dir / "failures.csv", FAILURE_COLUMNS, header)
+
+
+SUCCESS_COLUMNS = ["_row", "_activity_id", "_lead_id"]
+
+
+class RunResults:
+    """``success.csv`` and ``failures.csv`` of an import, each row written (and flushed) as it
+    finishes, so that what is done is on disk whatever happens next."""
+
+    def __init__(self, out_dir: Path, header: list[str]) -> None:
+        self.success = ResultWriter(out_dir / "success.csv", SUCCESS_COLUMNS, header)
+        self.failures = failure_writer(out_dir, header)
+        self.failed_by_type: dict[str, int] = {}
+        self.possible_duplicates: list[int] = []
+
+    def succeeded(
+        self,
+        row: int,
+        activity_id: str,
+        lead_id: str,
+        cells: list[str],
+        possible_duplicate: bool = False,
+    ) -> None:
+        self.success.write([row, activity_id, lead_id], cells)
+        self.success.flush()
+        if possible_duplicate:
+            self.possible_duplicates.append(row)
+
+    def failed(self, row: int, error_type: str, message: str, cells: list[str]) -> None:
+        self.failures.write([row, error_type, message], cells)
+        self.failures.flush()
+        self.failed_by_type[error_type] = self.failed_by_type.get(error_type, 0) + 1
+
+    def close(self) -> None:
+        self.success.close()
+        self.failures.close()
+
+
+def write_summary(out_dir: Path, summary: dict[str, object]) -> Path:
+    """``summary.json``, written whole to a temporary name and renamed, never half-written."""
+    import json
+    import os
+
+    path = out_dir / "summary.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(temporary, path)
+    return path

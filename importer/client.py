@@ -1,0 +1,135 @@
+"""Talking to LeadSquared over HTTP: one aiohttp session per run, every call through the limiter.
+
+``LeadSquaredClient.send`` returns the raw status and body, or raises ``CallNotSent`` (nothing
+reached the server: safe to send again) or ``CallLost`` (the request may have reached it and the
+answer did not come back: check before sending again). ``lookup`` is for the read-only calls
+(lead by SearchBy value, a lead's activities): it absorbs throttles and transient errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from importer import __version__
+from importer.connection import Connection
+from importer.limiter import RateLimiter
+from importer.responses import Verdict, classify_response
+
+CREATE_CUSTOM = "/v2/ProspectActivity.svc/CreateCustom"
+
+
+class CallNotSent(Exception):
+    """The call failed before reaching the server (no connection)."""
+
+
+class CallLost(Exception):
+    """The call may have reached the server, but its answer was lost (timeout, disconnect)."""
+
+
+class LookupFailed(Exception):
+    """A read-only call could not be made to answer."""
+
+
+@dataclass
+class Counters:
+    """What the run did on the wire, for the summary."""
+
+    calls: int = 0
+    throttles: int = 0
+    retries: int = 0
+    lost_answers: int = 0
+    verified_landed: int = 0
+    verified_not_landed: int = 0
+
+
+class LeadSquaredClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        connection: Connection,
+        limiter: RateLimiter,
+        counters: Counters,
+        on_throttle: Any = None,
+    ) -> None:
+        self.session = session
+        self.connection = connection
+        self.limiter = limiter
+        self.counters = counters
+        self.on_throttle = on_throttle  # called with (stated limit) after each throttle
+
+    @staticmethod
+    def new_session(workers: int, timeout: float) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=workers + 4, keepalive_timeout=60)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 15)),
+            headers={"User-Agent": f"lsq-import/{__version__}"},
+        )
+
+    async def send(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, str]:
+        """One call, after the limiter lets it go."""
+        await self.limiter.acquire()
+        self.counters.calls += 1
+        headers = self.connection.headers()
+        try:
+            async with self.session.request(
+                method, self.connection.base_url + path, params=params, json=body, headers=headers
+            ) as response:
+                return response.status, await response.text(errors="replace")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise CallNotSent(self._describe(exc)) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise CallLost(self._describe(exc)) from None
+
+    def _describe(self, exc: BaseException) -> str:
+        kind = type(exc).__name__
+        text = str(exc) or {"TimeoutError": "no answer within the timeout"}.get(kind, kind)
+        return self.connection.redact(f"{kind}: {text}")
+
+    def throttled(self, stated: tuple[int, float] | None) -> None:
+        self.counters.throttles += 1
+        adopted = self.limiter.throttled(stated)
+        if adopted is not None and self.on_throttle is not None:
+            self.on_throttle(adopted)
+
+    async def lookup(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        attempts: int = 4,
+    ) -> Any:
+        """A read-only call's JSON answer. Throttles wait and retry; transient failures retry a
+        few times; anything else raises LookupFailed."""
+        failures = 0
+        while True:
+            try:
+                status, text = await self.send(method, path, params=params, body=body)
+            except (CallNotSent, CallLost) as exc:
+                failures += 1
+                if failures >= attempts:
+                    raise LookupFailed(str(exc)) from None
+                await asyncio.sleep(min(2**failures, 10) * 0.1)
+                continue
+            answer = classify_response(status, text)
+            if answer.verdict is Verdict.THROTTLED:
+                self.throttled(answer.limit)
+                continue
+            if status == 200 and answer.verdict is not Verdict.REJECTED:
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    pass
+            failures += 1
+            if answer.verdict in (Verdict.REJECTED, Verdict.FATAL) or failures >= attempts:
+                raise LookupFailed(f"{answer.error_type}: {answer.message}")
+            await asyncio.sleep(min(2**failures, 10) * 0.1)

@@ -1,0 +1,260 @@
+"""Sending one row to CreateCustom until its outcome is known, and never posting it twice.
+
+``Delivery.deliver`` runs one row through: the limiter, the call, the verdict
+(``responses.classify_response``) and what follows from it: a throttle pauses everyone and
+resends; a transient error backs off (exponential, full jitter) and resends a bounded number of
+times; an application error fails the row; bad keys stop the run. A call whose answer was lost
+is not resent blindly: the lead is looked up by its SearchBy value and its activities are
+searched for this row's activity. Only if that is impossible is the row resent and marked as
+possibly duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from importer.client import (
+    CREATE_CUSTOM,
+    CallLost,
+    CallNotSent,
+    Counters,
+    LeadSquaredClient,
+    LookupFailed,
+)
+from importer.responses import Answer, Verdict, classify_response
+
+SUCCEEDED, FAILED = "succeeded", "failed"
+_LOOKUPS = {
+    "EmailAddress": ("/v2/LeadManagement.svc/Leads.GetByEmailaddress", "emailaddress"),
+    "Phone": ("/v2/LeadManagement.svc/RetrieveLeadByPhoneNumber", "phone"),
+    "Mobile": ("/v2/LeadManagement.svc/RetrieveLeadByPhoneNumber", "phone"),
+}
+_ACTIVITIES = "/v2/ProspectActivity.svc/Retrieve"
+_PAGE = 25
+_PAGES = 4  # the most recent 100 activities of that type are searched
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Backoff is full jitter: a random wait up to base * 2**n, capped."""
+
+    transient_retries: int = 5
+    throttle_retries: int = 50
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    #: After a lost answer that is not found landed, wait this long and look again before
+    #: resending: the call may still be running on the server (a timeout is not a failure).
+    settle: float = 30.0
+
+
+@dataclass
+class RowJob:
+    row: int
+    payload: dict[str, Any]
+    cells: list[str]
+    search_by: str
+    search_value: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Rows with the same key are never in flight together (email ignores case)."""
+        value = (
+            self.search_value.casefold() if self.search_by == "EmailAddress" else self.search_value
+        )
+        return self.search_by, value
+
+
+@dataclass
+class RowResult:
+    row: int
+    cells: list[str]
+    status: str
+    error_type: str = ""
+    error: str = ""
+    activity_id: str = ""
+    lead_id: str = ""
+    attempts: int = 0
+    possible_duplicate: bool = False
+
+
+class FatalError(Exception):
+    """The run cannot go on (bad keys, wrong host)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
+
+
+@dataclass
+class _Attempts:
+    calls: int = 0
+    transient: int = 0
+    throttles: int = 0
+    duplicate_retried: bool = False
+    possible_duplicate: bool = False
+    sent_at: list[dt.datetime] = field(default_factory=list)
+
+
+class Delivery:
+    def __init__(
+        self,
+        client: LeadSquaredClient,
+        policy: RetryPolicy,
+        counters: Counters,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.counters = counters
+        self.random = rng or random.Random()
+
+    async def deliver(self, job: RowJob) -> RowResult:
+        """Send one row until its outcome is known. Raises FatalError to stop the run."""
+        tries = _Attempts()
+        while True:
+            if tries.calls:
+                self.counters.retries += 1
+            tries.calls += 1
+            tries.sent_at.append(dt.datetime.now(dt.UTC))
+            try:
+                status, text = await self.client.send("POST", CREATE_CUSTOM, body=job.payload)
+            except CallNotSent as exc:
+                if failed := await self._transient(job, tries, "ConnectionError", str(exc)):
+                    return failed
+                continue
+            except CallLost as exc:
+                self.counters.lost_answers += 1
+                landed = await self._find_landed(job, tries)
+                if landed is None and not tries.possible_duplicate:
+                    await asyncio.sleep(self.policy.settle)
+                    landed = await self._find_landed(job, tries)
+                if landed is not None:
+                    self.counters.verified_landed += 1
+                    return self._result(
+                        job, tries, SUCCEEDED, activity_id=landed[0], lead_id=landed[1]
+                    )
+                if not tries.possible_duplicate:
+                    self.counters.verified_not_landed += 1
+                if failed := await self._transient(job, tries, "AnswerLost", str(exc)):
+                    return failed
+                continue
+            answer = classify_response(status, text)
+            if answer.verdict is Verdict.SUCCESS:
+                return self._result(
+                    job, tries, SUCCEEDED, activity_id=answer.activity_id, lead_id=answer.lead_id
+                )
+            if answer.verdict is Verdict.THROTTLED:
+                tries.throttles += 1
+                self.client.throttled(answer.limit)
+                if tries.throttles > self.policy.throttle_retries:
+                    return self._failed(job, tries, answer)
+                continue
+            if answer.verdict is Verdict.FATAL:
+                raise FatalError(answer)
+            if answer.verdict is Verdict.DUPLICATE and not tries.duplicate_retried:
+                tries.duplicate_retried = True  # the lead exists now: the resend updates it
+                continue
+            if answer.verdict is Verdict.TRANSIENT:
+                if failed := await self._transient(job, tries, answer.error_type, answer.message):
+                    return failed
+                continue
+            return self._failed(job, tries, answer)
+
+    async def _transient(
+        self, job: RowJob, tries: _Attempts, error_type: str, message: str
+    ) -> RowResult | None:
+        """Back off before the next attempt, or give up: the failed result."""
+        tries.transient += 1
+        if tries.transient > self.policy.transient_retries:
+            return self._result(
+                job,
+                tries,
+                FAILED,
+                error_type=error_type,
+                error=f"{message} (gave up after {tries.calls} attempts)",
+            )
+        ceiling = min(
+            self.policy.backoff_cap, self.policy.backoff_base * 2 ** (tries.transient - 1)
+        )
+        await asyncio.sleep(self.random.uniform(0, ceiling))
+        return None
+
+    def _failed(self, job: RowJob, tries: _Attempts, answer: Answer) -> RowResult:
+        return self._result(job, tries, FAILED, error_type=answer.error_type, error=answer.message)
+
+    def _result(self, job: RowJob, tries: _Attempts, status: str, **fields: str) -> RowResult:
+        return RowResult(
+            job.row,
+            job.cells,
+            status,
+            attempts=tries.calls,
+            possible_duplicate=tries.possible_duplicate,
+            **fields,
+        )
+
+    # --- did a lost call land? --------------------------------------------------------------
+
+    async def _find_landed(self, job: RowJob, tries: _Attempts) -> tuple[str, str] | None:
+        """The (activity id, lead id) of this row's activity if a lost call did post it; None if
+        it did not. If that cannot be known, mark the row possibly duplicated (and resend)."""
+        lookup = _LOOKUPS.get(job.search_by)
+        if lookup is None:
+            tries.possible_duplicate = True
+            return None
+        path, parameter = lookup
+        try:
+            leads = await self.client.lookup("GET", path, params={parameter: job.search_value})
+            for lead in leads if isinstance(leads, list) else []:
+                lead_id = str(lead.get("ProspectID") or lead.get("ProspectId") or "")
+                if lead_id and (found := await self._find_activity(job, lead_id, tries)):
+                    return found, lead_id
+        except (LookupFailed, AttributeError, TypeError):
+            tries.possible_duplicate = True
+        return None
+
+    async def _find_activity(self, job: RowJob, lead_id: str, tries: _Attempts) -> str | None:
+        activity = job.payload["Activity"]
+        for page in range(_PAGES):
+            body = {
+                "Parameter": {"ActivityEvent": activity["ActivityEvent"]},
+                "Paging": {"Offset": str(page * _PAGE), "RowCount": str(_PAGE)},
+            }
+            answer = await self.client.lookup(
+                "POST", _ACTIVITIES, params={"leadId": lead_id}, body=body
+            )
+            found = answer.get("ProspectActivities") or []
+            for candidate in found:
+                if same_activity(activity, candidate, tries.sent_at[0]):
+                    return str(candidate.get("Id") or "")
+            if len(found) < _PAGE:
+                return None
+        return None
+
+
+def same_activity(sent: dict[str, Any], found: dict[str, Any], sent_at: dt.datetime) -> bool:
+    """Whether an activity listed on the lead is the one this payload posts: same event, note,
+    date-time and plain fields. Without a date-time of its own, the activity must also be no
+    older than ten minutes before the first attempt (the server stamped it on arrival)."""
+    if str(found.get("EventCode")) != str(sent["ActivityEvent"]):
+        return False
+    data = found.get("Data") or {}
+    if "ActivityNote" in sent and (data.get("ActivityEvent_Note") or "") != sent["ActivityNote"]:
+        return False
+    created = str(found.get("CreatedOn") or "")
+    if "ActivityDateTime" in sent:
+        if created[:19] != sent["ActivityDateTime"]:
+            return False
+    else:
+        floor = (sent_at - dt.timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M:%S")
+        if created[:19] < floor:
+            return False
+    for item in sent.get("Fields", []):
+        if "Fields" in item:
+            continue  # custom field sets are not compared: their shape in Data varies
+        if str(data.get(item["SchemaName"], "")) != item["Value"]:
+            return False
+    return True

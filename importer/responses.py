@@ -1,0 +1,107 @@
+"""Judging LeadSquared's answers: one pure function, ``classify_response``.
+
+LeadSquared's status codes do not say what happened; the body does. Success is only a JSON body
+with ``"Status": "Success"``. A throttle is HTTP 429 or ``MXAPIRateLimitExceededException``
+under any status (HTTP 200 included). Application errors (``MX...Exception``) are deterministic
+whatever their status. Anything else from the server side (a 5xx without an MX body, a body that
+is not JSON) is transient.
+
+    Verdict            what the run does next
+    SUCCESS            record the row's activity and lead ids
+    THROTTLED          pause every worker, then send the row again (adopting a lower limit)
+    FATAL              stop the run: bad keys (401, MXInvalidUserDetailsException), wrong path
+    REJECTED           fail the row with the MX type and message; no retry
+    DUPLICATE          MXDuplicateEntryException: the lead now exists, send once more
+    TRANSIENT          retry with backoff; the call did not land
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_LIMIT = re.compile(r"limit of (\d+) in (\d+(?:\.\d+)?) second", re.IGNORECASE)
+
+
+class Verdict(enum.Enum):
+    SUCCESS = "success"
+    THROTTLED = "throttled"
+    FATAL = "fatal"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    TRANSIENT = "transient"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one answer means."""
+
+    verdict: Verdict
+    error_type: str = ""
+    message: str = ""
+    activity_id: str = ""
+    lead_id: str = ""
+    limit: tuple[int, float] | None = None  # the limit a throttle message states
+
+
+def classify_response(status: int, text: str) -> Answer:
+    """The meaning of an HTTP status and body from LeadSquared."""
+    body = _json(text)
+    exception = str(body.get("ExceptionType") or "") if isinstance(body, dict) else ""
+    message = str(body.get("ExceptionMessage") or "") if isinstance(body, dict) else ""
+    if isinstance(body, dict) and body.get("Status") == "Success":
+        ids = body.get("Message")
+        ids = ids if isinstance(ids, dict) else {}
+        return Answer(
+            Verdict.SUCCESS,
+            activity_id=str(ids.get("Id") or ""),
+            lead_id=str(ids.get("RelatedId") or ""),
+        )
+    if status == 429 or exception == "MXAPIRateLimitExceededException":
+        stated = _LIMIT.search(message)
+        limit = (int(stated.group(1)), float(stated.group(2))) if stated else None
+        return Answer(
+            Verdict.THROTTLED,
+            "MXAPIRateLimitExceededException",
+            message or "HTTP 429 Too Many Requests",
+            limit=limit,
+        )
+    if status == 401 or exception == "MXInvalidUserDetailsException":
+        return Answer(
+            Verdict.FATAL,
+            exception or "Unauthorized",
+            "LeadSquared refused the access key and secret key (HTTP 401): check "
+            "LSQ_ACCESS_KEY and LSQ_SECRET_KEY, and that they belong to this host's region",
+        )
+    if status == 404:
+        return Answer(
+            Verdict.FATAL,
+            "NotFound",
+            "the API path was not found (HTTP 404): check the host (--host, --region, LSQ_HOST)",
+        )
+    if exception == "MXDuplicateEntryException":
+        return Answer(Verdict.DUPLICATE, exception, message)
+    if exception.startswith("MX"):
+        return Answer(Verdict.REJECTED, exception, message)
+    if 400 <= status < 500:
+        return Answer(Verdict.REJECTED, f"HTTP{status}", _snippet(text) or f"HTTP {status}")
+    return Answer(
+        Verdict.TRANSIENT,
+        f"HTTP{status}",
+        f"HTTP {status} without an MX error body: {_snippet(text)}".rstrip(": "),
+    )
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return None
+
+
+def _snippet(text: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:200]
