@@ -188,7 +188,7 @@ def run(
     from importer.connection import Connection, resolve_connection
     from importer.delivery import RetryPolicy
     from importer.limiter import Rate
-    from importer.pipeline import RunOptions, RunSummary, run_import
+    from importer.pipeline import RunOptions, run_import
     from importer.progress import BarProgress, SilentProgress
     from importer.sandbox import SandboxConfig, parse_rate, serve
 
@@ -200,7 +200,7 @@ def run(
         rate=Rate(calls, seconds),
         workers=workers,
         timeout=timeout,
-        policy=RetryPolicy(transient_retries=retries),
+        policy=RetryPolicy(transient_retries=retries, settle=timeout),
     )
     mapping = load_mapping(mapping_file)
     connection = None if use_sandbox else resolve_connection(host, region)
