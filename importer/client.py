@@ -31,6 +31,10 @@ class CallLost(Exception):
     """The call may have reached the server, but its answer was lost (timeout, disconnect)."""
 
 
+class RunStopped(Exception):
+    """The run was stopped while this call waited for its turn: it was not sent."""
+
+
 class LookupFailed(Exception):
     """A read-only call could not be made to answer."""
 
@@ -61,6 +65,7 @@ class LeadSquaredClient:
         self.limiter = limiter
         self.counters = counters
         self.on_throttle = on_throttle  # called with (stated limit) after each throttle
+        self.stopped = False  # set when the run stops: calls still waiting are not sent
 
     @staticmethod
     def new_session(workers: int, timeout: float) -> aiohttp.ClientSession:
@@ -76,6 +81,8 @@ class LeadSquaredClient:
     ) -> tuple[int, str]:
         """One call, after the limiter lets it go."""
         await self.limiter.acquire()
+        if self.stopped:
+            raise RunStopped
         self.counters.calls += 1
         headers = self.connection.headers()
         try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.client import Counters, LeadSquaredClient
+from importer.client import Counters, LeadSquaredClient, RunStopped
 from importer.config import Mapping
 from importer.connection import Connection
 from importer.delivery import SUCCEEDED, Delivery, FatalError, RetryPolicy, RowJob, RowResult
@@ -226,9 +226,12 @@ class _Run:
                         self._finish(await self.delivery.deliver(current))
                     except FatalError as exc:
                         self.fatal = self.fatal or exc
+                        self.delivery.client.stopped = True
                         self._finish_failed(
                             current.row, exc.answer.error_type, exc.answer.message, current.cells
                         )
+                    except RunStopped:
+                        self._finish_failed(current.row, NOT_SENT, self._not_sent(), current.cells)
             finally:
                 del self.busy[job.key]
 

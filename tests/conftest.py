@@ -11,11 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m importer`` as a user would; return its exit code and output."""
+    if env is not None:
+        env = {**env, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "importer", *map(str, args)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         encoding="utf-8",
