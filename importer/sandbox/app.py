@@ -417,7 +417,12 @@ async def lead_activities(request: web.Request) -> web.Response:
 
 
 async def sandbox_state(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].snapshot())
+    state = request.app[STATE]
+    snapshot = state.snapshot()
+    if request.query.get("times"):  # every admission and throttle, on the server's clock
+        snapshot["admitted_times"] = list(state.window.admitted)
+        snapshot["throttled_times"] = list(state.window.refused)
+    return web.json_response(snapshot)
 
 
 async def sandbox_reset(request: web.Request) -> web.Response:

@@ -73,6 +73,7 @@ class SlidingWindow:
         self.clock = clock
         self._arrivals: dict[str, deque[float]] = {}
         self.admitted: deque[float] = deque(maxlen=100_000)  # when calls were let through
+        self.refused: deque[float] = deque(maxlen=100_000)  # when calls were throttled
 
     def admit(self, key: str) -> bool:
         now = self.clock()
@@ -83,6 +84,8 @@ class SlidingWindow:
         arrivals.append(now)
         if allowed:
             self.admitted.append(now)
+        else:
+            self.refused.append(now)
         return allowed
 
 
@@ -214,9 +217,16 @@ class State:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything stored and counted, for tests and benchmarks."""
+        admitted = list(self.window.admitted)
         return {
             "config": self.config.describe(),
             "counters": dict(self.counters),
+            # when calls were let through (the server's clock): the rate as the server saw it
+            "admitted": {
+                "count": len(admitted),
+                "first": admitted[0] if admitted else None,
+                "last": admitted[-1] if admitted else None,
+            },
             "rejected": dict(self.rejected),
             "leads": [lead.json() for lead in self.leads.values()],
             "activities": [
