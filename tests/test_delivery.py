@@ -1,0 +1,175 @@
+"""One row's delivery against scripted answers: retries, the duplicate rule, lost answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from importer.client import CallLost, Counters, LookupFailed
+from importer.delivery import (
+    FAILED,
+    SUCCEEDED,
+    Delivery,
+    FatalError,
+    RetryPolicy,
+    RowJob,
+    same_activity,
+)
+
+OK = (200, json.dumps({"Status": "Success", "Message": {"Id": "act", "RelatedId": "lead"}}))
+
+
+def mx(kind: str, status: int = 500) -> tuple[int, str]:
+    return status, json.dumps({"Status": "Error", "ExceptionType": kind, "ExceptionMessage": kind})
+
+
+class ScriptedClient:
+    """Answers CreateCustom from a script; lookups from a table."""
+
+    def __init__(self, answers: list[Any], lookups: dict[str, Any] | None = None) -> None:
+        self.answers = list(answers)
+        self.lookups = lookups or {}
+        self.sent = 0
+        self.throttles: list[Any] = []
+
+    async def send(self, method: str, path: str, **_: Any) -> tuple[int, str]:
+        self.sent += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def lookup(self, method: str, path: str, **_: Any) -> Any:
+        answer = self.lookups.get(path.rsplit("/", 1)[-1])
+        if answer is None or isinstance(answer, Exception):
+            raise answer or LookupFailed("no")
+        return answer
+
+    def throttled(self, stated: Any) -> None:
+        self.throttles.append(stated)
+
+
+def job(search_by: str = "EmailAddress") -> RowJob:
+    payload = {
+        "LeadDetails": [{"Attribute": "EmailAddress", "Value": "a@x.com"}],
+        "Activity": {
+            "ActivityEvent": 201,
+            "ActivityNote": "n",
+            "ActivityDateTime": "2026-03-05 09:00:00",
+            "Fields": [{"SchemaName": "mx_Custom_1", "Value": "P"}],
+        },
+    }
+    return RowJob(7, payload, ["a@x.com"], search_by, "a@x.com")
+
+
+async def deliver(client: ScriptedClient, **policy: Any):
+    rules = {"backoff_base": 0.0, "backoff_cap": 0.0, "settle": 0.0, **policy}
+    counters = Counters()
+    result = await Delivery(client, RetryPolicy(**rules), counters).deliver(job())  # type: ignore[arg-type]
+    return result, counters
+
+
+async def test_a_duplicate_entry_is_retried_once():
+    result, _ = await deliver(ScriptedClient([mx("MXDuplicateEntryException"), OK]))
+    assert (result.status, result.activity_id, result.attempts) == (SUCCEEDED, "act", 2)
+    result, _ = await deliver(ScriptedClient([mx("MXDuplicateEntryException")] * 2))
+    assert (result.status, result.error_type, result.attempts) == (
+        FAILED,
+        "MXDuplicateEntryException",
+        2,
+    )
+
+
+async def test_transient_errors_retry_a_bounded_number_of_times():
+    result, counters = await deliver(ScriptedClient([(502, "")] * 3 + [OK]), transient_retries=3)
+    assert (result.status, result.attempts, counters.retries) == (SUCCEEDED, 4, 3)
+    result, _ = await deliver(ScriptedClient([(502, "")] * 4), transient_retries=3)
+    assert result.status == FAILED
+    assert result.error == "HTTP 502 without an MX error body (gave up after 4 attempts)"
+
+
+async def test_throttles_pause_and_resend_without_using_the_retry_budget():
+    throttle = mx("MXAPIRateLimitExceededException", 200)
+    client = ScriptedClient([throttle, throttle, OK])
+    result, _ = await deliver(client, transient_retries=0)
+    assert result.status == SUCCEEDED
+    assert client.throttles == [None, None]
+
+
+async def test_application_errors_are_not_retried_and_bad_keys_are_fatal():
+    client = ScriptedClient([mx("MXInvalidActivityException")])
+    result, _ = await deliver(client)
+    assert (result.status, result.error_type, client.sent) == (
+        FAILED,
+        "MXInvalidActivityException",
+        1,
+    )
+    with pytest.raises(FatalError):
+        await deliver(ScriptedClient([(401, "")]))
+
+
+ACTIVITY = {
+    "Id": "found",
+    "EventCode": 201,
+    "CreatedOn": "2026-03-05 09:00:00",
+    "Data": {"ActivityEvent_Note": "n", "mx_Custom_1": "P"},
+}
+
+
+async def test_a_lost_answer_found_landed_is_not_resent():
+    client = ScriptedClient(
+        [CallLost("gone")],
+        {
+            "Leads.GetByEmailaddress": [{"ProspectID": "L"}],
+            "Retrieve": {"RecordCount": 1, "ProspectActivities": [ACTIVITY]},
+        },
+    )
+    result, counters = await deliver(client)
+    assert (result.status, result.activity_id, result.lead_id) == (SUCCEEDED, "found", "L")
+    assert client.sent == 1 and counters.verified_landed == 1
+
+
+async def test_a_lost_answer_not_landed_is_resent_once_checked():
+    other = {**ACTIVITY, "CreatedOn": "2026-03-04 09:00:00"}
+    client = ScriptedClient(
+        [CallLost("gone"), OK],
+        {
+            "Leads.GetByEmailaddress": [{"ProspectID": "L"}],
+            "Retrieve": {"RecordCount": 1, "ProspectActivities": [other]},
+        },
+    )
+    result, counters = await deliver(client)
+    assert (result.status, result.activity_id, client.sent) == (SUCCEEDED, "act", 2)
+    assert result.possible_duplicate is False and counters.verified_not_landed == 1
+
+
+async def test_a_lost_answer_that_cannot_be_checked_is_resent_and_marked():
+    client = ScriptedClient([CallLost("gone"), OK], {"Leads.GetByEmailaddress": LookupFailed("x")})
+    result, _ = await deliver(client)
+    assert (result.status, result.possible_duplicate, client.sent) == (SUCCEEDED, True, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "same"),
+    [
+        ({}, True),
+        ({"EventCode": 202}, False),
+        ({"CreatedOn": "2026-03-05 09:00:01"}, False),
+        ({"Data": {"ActivityEvent_Note": "other", "mx_Custom_1": "P"}}, False),
+        ({"Data": {"ActivityEvent_Note": "n", "mx_Custom_1": "Q"}}, False),
+    ],
+)
+def test_same_activity(change: dict[str, Any], same: bool):
+    sent = job().payload["Activity"]
+    assert same_activity(sent, {**ACTIVITY, **change}, dt.datetime.now(dt.UTC)) is same
+
+
+def test_without_a_date_time_only_a_recent_activity_matches():
+    sent = {k: v for k, v in job().payload["Activity"].items() if k != "ActivityDateTime"}
+    at = dt.datetime(2026, 3, 5, 9, 5, tzinfo=dt.UTC)
+    assert same_activity(sent, ACTIVITY, at) is True  # 5 minutes before the first attempt
+    late = dt.datetime(2026, 3, 5, 9, 30, tzinfo=dt.UTC)
+    assert same_activity(sent, ACTIVITY, late) is False  # an older, identical activity
