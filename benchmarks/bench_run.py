@@ -209,12 +209,39 @@ def scenario(rows: int, rate: Rate, latency: float) -> list[tuple[str, dict, flo
         server.wait(timeout=10)
 
 
+async def first_window(limiter_factory, rate: Rate) -> int:
+    """How many acquisitions a limiter lets through in the first W seconds, from cold."""
+    limiter = limiter_factory()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    times: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        times.append(loop.time() - start)
+
+    tasks = [asyncio.create_task(one()) for _ in range(rate.calls * 3)]
+    await asyncio.sleep(rate.seconds * 1.2)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return sum(1 for t in times if t < rate.seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--rate", default="25/1s")
     args = parser.parse_args()
     rate = Rate(*parse_rate(args.rate))
+    from importer.limiter import RateLimiter
+
+    plain = asyncio.run(first_window(lambda: AsyncLimiter(rate.calls, rate.seconds), rate))
+    ours = asyncio.run(first_window(lambda: RateLimiter(rate), rate))
+    print(
+        f"acquisitions in the first {rate.seconds:g} s from cold (limit {rate.calls}): "
+        f"AsyncLimiter({rate.calls}, {rate.seconds:g}) {plain}, lsq-import's limiter {ours}"
+    )
     for latency in (0.1, 1.0):
         print(f"\n{args.rows} rows, limit {rate}, latency median {latency} s (sigma 0.5)")
         print(

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from importer.pipeline import RunSummary
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -274,6 +276,13 @@ def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _share_option(name: str, default: float, help: str) -> Callable[[F], F]:
+    """A sandbox option that takes a share of calls, from 0 to 1."""
+    return click.option(
+        name, default=default, show_default=True, callback=_share, metavar="SHARE", help=help
+    )
+
+
 def _rate(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, float]:
     from importer.sandbox import parse_rate
 
@@ -301,13 +310,10 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     help="Rate limit per access key: N calls in any W seconds, as a sliding window "
     "that counts every call, throttled ones too.",
 )
-@click.option(
+@_share_option(
     "--throttle-200-share",
-    default=0.3,
-    show_default=True,
-    callback=_share,
-    metavar="SHARE",
-    help="Share of throttled calls answered as HTTP 200 with "
+    0.3,
+    "Share of throttled calls answered as HTTP 200 with "
     "MXAPIRateLimitExceededException instead of HTTP 429.",
 )
 @click.option(
@@ -326,30 +332,21 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     metavar="SIGMA",
     help="Spread of the latency: p99 is about e^(2.33*SIGMA) times the median.",
 )
-@click.option(
+@_share_option(
     "--fail-rate",
-    default=0.0,
-    show_default=True,
-    callback=_share,
-    metavar="SHARE",
-    help="Share of CreateCustom calls answered with a non-MX HTTP 500 (nothing written).",
+    0.0,
+    "Share of CreateCustom calls answered with a non-MX HTTP 500 (nothing written).",
 )
-@click.option(
+@_share_option(
     "--drop-rate",
-    default=0.0,
-    show_default=True,
-    callback=_share,
-    metavar="SHARE",
-    help="Share of CreateCustom calls that are written, then have their connection "
+    0.0,
+    "Share of CreateCustom calls that are written, then have their connection "
     "dropped before the answer.",
 )
-@click.option(
+@_share_option(
     "--slow-rate",
-    default=0.0,
-    show_default=True,
-    callback=_share,
-    metavar="SHARE",
-    help="Share of CreateCustom calls answered only after --slow-seconds (written "
+    0.0,
+    "Share of CreateCustom calls answered only after --slow-seconds (written "
     "then, even if the client gave up).",
 )
 @click.option(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -90,7 +91,13 @@ def serve_in_thread(
 def run_foreground(
     config: SandboxConfig, host: str, port: int, announce: Callable[[RunningSandbox], None]
 ) -> None:
-    """Serve until interrupted; ``announce(sandbox)`` is called once it listens."""
+    """Serve until interrupted; ``announce(sandbox)`` is called once it listens.
+
+    The process is the sandbox's own, so its garbage collector is tuned: a full collection
+    over everything the sandbox stores stalls the loop for tens of milliseconds, and calls that
+    arrive meanwhile get stamped together, as a burst the client never sent (BENCHMARKS.md)."""
+    gc.freeze()  # what was imported to get here is never garbage
+    gc.set_threshold(50_000, 50, 1_000)
 
     async def main() -> None:
         async with serve(config, host, port) as sandbox:
