@@ -234,6 +234,14 @@ def run(
         summary, stored = asyncio.run(go())
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=exc.source or str(mapping_file)) from None
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nInterrupted. Rows that finished are in {out_dir / 'success.csv'} and "
+            f"{out_dir / 'failures.csv'}; rows that were in flight may have landed: check their "
+            "leads before sending them again.",
+            err=True,
+        )
+        sys.exit(130)
     _print_summary(summary)
     if stored is not None:
         click.echo(

@@ -24,6 +24,7 @@ from importer.client import (
     Counters,
     LeadSquaredClient,
     LookupFailed,
+    RunStopped,
 )
 from importer.responses import Answer, Verdict, classify_response
 
@@ -81,6 +82,10 @@ class RowResult:
     possible_duplicate: bool = False
 
 
+class OutcomeUnknown(Exception):
+    """The run stopped while a lost call was being checked: it may or may not have landed."""
+
+
 class FatalError(Exception):
     """The run cannot go on (bad keys, wrong host)."""
 
@@ -128,10 +133,16 @@ class Delivery:
                 continue
             except CallLost as exc:
                 self.counters.lost_answers += 1
-                landed = await self._find_landed(job, tries)
-                if landed is None and not tries.possible_duplicate:
-                    await asyncio.sleep(self.policy.settle)
+                try:
                     landed = await self._find_landed(job, tries)
+                    if landed is None and not tries.possible_duplicate:
+                        await asyncio.sleep(self.policy.settle)
+                        landed = await self._find_landed(job, tries)
+                except RunStopped:
+                    raise OutcomeUnknown(
+                        f"the answer was lost ({exc}) and the run stopped before it could be "
+                        "checked: look the lead up before sending this row again"
+                    ) from None
                 if landed is not None:
                     self.counters.verified_landed += 1
                     return self._result(

@@ -21,7 +21,15 @@ from typing import Any
 from importer.client import Counters, LeadSquaredClient, RunStopped
 from importer.config import Mapping
 from importer.connection import Connection
-from importer.delivery import SUCCEEDED, Delivery, FatalError, RetryPolicy, RowJob, RowResult
+from importer.delivery import (
+    SUCCEEDED,
+    Delivery,
+    FatalError,
+    OutcomeUnknown,
+    RetryPolicy,
+    RowJob,
+    RowResult,
+)
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.progress import Progress, SilentProgress
@@ -232,6 +240,8 @@ class _Run:
                         )
                     except RunStopped:
                         self._finish_failed(current.row, NOT_SENT, self._not_sent(), current.cells)
+                    except OutcomeUnknown as exc:
+                        self._finish_failed(current.row, "OutcomeUnknown", str(exc), current.cells)
             finally:
                 del self.busy[job.key]
 
