@@ -37,6 +37,7 @@ _LOOKUPS = {
 _ACTIVITIES = "/v2/ProspectActivity.svc/Retrieve"
 _PAGE = 25
 _PAGES = 4  # the most recent 100 activities of that type are searched
+_NOTE_KEYS = ("ActivityEvent_Note", "ActivityNote", "Note", "NotableEventDescription")
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,9 @@ def same_activity(sent: dict[str, Any], found: dict[str, Any], sent_at: dt.datet
     if str(found.get("EventCode")) != str(sent["ActivityEvent"]):
         return False
     data = found.get("Data") or {}
-    if "ActivityNote" in sent and (data.get("ActivityEvent_Note") or "") != sent["ActivityNote"]:
+    # The note's key in Data is not documented: compare it under whichever name is there.
+    note_key = next((k for k in _NOTE_KEYS if k in data), None)
+    if "ActivityNote" in sent and note_key and (data[note_key] or "") != sent["ActivityNote"]:
         return False
     created = str(found.get("CreatedOn") or "")
     if "ActivityDateTime" in sent:

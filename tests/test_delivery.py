@@ -167,6 +167,17 @@ def test_same_activity(change: dict[str, Any], same: bool):
     assert same_activity(sent, {**ACTIVITY, **change}, dt.datetime.now(dt.UTC)) is same
 
 
+def test_the_note_is_compared_under_whichever_key_data_uses():
+    sent = job().payload["Activity"]
+    now = dt.datetime.now(dt.UTC)
+    renamed = {**ACTIVITY, "Data": {"ActivityNote": "n", "mx_Custom_1": "P"}}
+    assert same_activity(sent, renamed, now) is True
+    other = {**ACTIVITY, "Data": {"ActivityNote": "other", "mx_Custom_1": "P"}}
+    assert same_activity(sent, other, now) is False
+    unnamed = {**ACTIVITY, "Data": {"mx_Custom_1": "P"}}
+    assert same_activity(sent, unnamed, now) is True  # no note key: date-time and fields decide
+
+
 def test_without_a_date_time_only_a_recent_activity_matches():
     sent = {k: v for k, v in job().payload["Activity"].items() if k != "ActivityDateTime"}
     at = dt.datetime(2026, 3, 5, 9, 5, tzinfo=dt.UTC)
