@@ -163,6 +163,12 @@ def validate(
     is_flag=True,
     help="Import into a sandbox started in-process (no keys needed).",
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start over in --out, replacing its journal and results, instead of resuming "
+    "(--sandbox always starts over).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
 def run(
     input_file: Path,
@@ -175,12 +181,14 @@ def run(
     timeout: float,
     retries: int,
     use_sandbox: bool,
+    fresh: bool,
     quiet: bool,
 ) -> None:
     """Import every row of INPUT into LeadSquared: one CreateCustom call per row.
 
     Keys come from LSQ_ACCESS_KEY and LSQ_SECRET_KEY (or a .env file); the host from --host,
-    --region or LSQ_HOST. Results are written as rows finish.
+    --region or LSQ_HOST. Results are written as rows finish. A journal in --out records every
+    row: run the same command again to resume a run that stopped.
 
     Exit 0 when every row succeeded, 1 when some failed, 2 on a mapping or file error (nothing
     sent), 3 when the run was stopped by LeadSquared (bad keys, wrong host).
@@ -216,7 +224,7 @@ def run(
     async def go() -> tuple[RunSummary, dict[str, int] | None]:
         if connection is not None:
             return await run_import(
-                input_file, mapping, mapping_file, out_dir, connection, options, progress
+                input_file, mapping, mapping_file, out_dir, connection, options, progress, fresh
             ), None
         async with serve(SandboxConfig(rate_limit=calls, rate_window=seconds)) as sandbox:
             if not quiet:
@@ -225,8 +233,9 @@ def run(
                     err=True,
                 )
             local = Connection(sandbox.url, sandbox.access_key, sandbox.secret_key)
+            # a new sandbox holds nothing an earlier run sent: there is nothing to resume
             summary = await run_import(
-                input_file, mapping, mapping_file, out_dir, local, options, progress
+                input_file, mapping, mapping_file, out_dir, local, options, progress, fresh=True
             )
             return summary, dict(sandbox.state.counters)
 
@@ -236,9 +245,9 @@ def run(
         raise ConfigError(exc.problems, source=exc.source or str(mapping_file)) from None
     except KeyboardInterrupt:
         click.echo(
-            f"\nInterrupted. Rows that finished are in {out_dir / 'success.csv'} and "
-            f"{out_dir / 'failures.csv'}; rows that were in flight may have landed: check their "
-            "leads before sending them again.",
+            f"\nInterrupted. Every row's state is in {out_dir}: run the same command again to "
+            "resume (rows done are not sent again; rows that were in flight are checked on "
+            "their lead first).",
             err=True,
         )
         sys.exit(130)

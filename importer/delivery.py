@@ -60,6 +60,9 @@ class RowJob:
     cells: list[str]
     search_by: str
     search_value: str
+    #: A run before this one may have sent it (it died mid-call): check the lead first.
+    check_first: bool = False
+    first_sent: dt.datetime | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -112,20 +115,29 @@ class Delivery:
         policy: RetryPolicy,
         counters: Counters,
         rng: random.Random | None = None,
+        before_send: Any = None,
     ) -> None:
         self.client = client
         self.policy = policy
         self.counters = counters
         self.random = rng or random.Random()
+        self.before_send = before_send  # called with the job before each CreateCustom leaves
 
     async def deliver(self, job: RowJob) -> RowResult:
         """Send one row until its outcome is known. Raises FatalError to stop the run."""
         tries = _Attempts()
+        if job.check_first:  # an earlier run died with this call in flight
+            tries.sent_at.append(job.first_sent or dt.datetime.now(dt.UTC))
+            landed = await self._check_lost(job, tries, "an earlier run stopped mid-call", 0.0)
+            if landed is not None:
+                return landed
         while True:
             if tries.calls:
                 self.counters.retries += 1
             tries.calls += 1
             tries.sent_at.append(dt.datetime.now(dt.UTC))
+            if self.before_send is not None:
+                self.before_send(job)
             try:
                 status, text = await self.client.send("POST", CREATE_CUSTOM, body=job.payload)
             except CallNotSent as exc:
@@ -134,23 +146,8 @@ class Delivery:
                 continue
             except CallLost as exc:
                 self.counters.lost_answers += 1
-                try:
-                    landed = await self._find_landed(job, tries)
-                    if landed is None and not tries.possible_duplicate:
-                        await asyncio.sleep(self.policy.settle)
-                        landed = await self._find_landed(job, tries)
-                except RunStopped:
-                    raise OutcomeUnknown(
-                        f"the answer was lost ({exc}) and the run stopped before it could be "
-                        "checked: look the lead up before sending this row again"
-                    ) from None
-                if landed is not None:
-                    self.counters.verified_landed += 1
-                    return self._result(
-                        job, tries, SUCCEEDED, activity_id=landed[0], lead_id=landed[1]
-                    )
-                if not tries.possible_duplicate:
-                    self.counters.verified_not_landed += 1
+                if landed := await self._check_lost(job, tries, str(exc), self.policy.settle):
+                    return landed
                 if failed := await self._transient(job, tries, "AnswerLost", str(exc)):
                     return failed
                 continue
@@ -175,6 +172,28 @@ class Delivery:
                     return failed
                 continue
             return self._failed(job, tries, answer)
+
+    async def _check_lost(
+        self, job: RowJob, tries: _Attempts, reason: str, settle: float
+    ) -> RowResult | None:
+        """The success result if this row's activity is on its lead; None if it is not (or
+        cannot be known: then the row is marked possibly duplicated)."""
+        try:
+            landed = await self._find_landed(job, tries)
+            if landed is None and not tries.possible_duplicate and settle > 0:
+                await asyncio.sleep(settle)
+                landed = await self._find_landed(job, tries)
+        except RunStopped:
+            raise OutcomeUnknown(
+                f"the answer was lost ({reason}) and the run stopped before it could be "
+                "checked: look the lead up before sending this row again"
+            ) from None
+        if landed is not None:
+            self.counters.verified_landed += 1
+            return self._result(job, tries, SUCCEEDED, activity_id=landed[0], lead_id=landed[1])
+        if not tries.possible_duplicate:
+            self.counters.verified_not_landed += 1
+        return None
 
     async def _transient(
         self, job: RowJob, tries: _Attempts, error_type: str, message: str

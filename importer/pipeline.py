@@ -10,6 +10,7 @@ that holds it. Rows that fail to map go to ``failures.csv`` without a call.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import time
 from collections import deque
@@ -30,6 +31,10 @@ from importer.delivery import (
     RowJob,
     RowResult,
 )
+from importer.errors import ConfigError, Problem
+from importer.journal import FAILED as JOURNAL_FAILED
+from importer.journal import FILE_NAME as JOURNAL_FILE
+from importer.journal import SENDING, Journal, is_retryable
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.progress import Progress, SilentProgress
@@ -110,10 +115,13 @@ async def run_import(
     connection: Connection,
     options: RunOptions | None = None,
     progress: Progress | None = None,
+    fresh: bool = False,
 ) -> RunSummary:
     """Import every row of a file; results go to ``out_dir`` as rows finish.
 
-    Raises ConfigError or SourceError before anything is sent."""
+    A journal in ``out_dir`` records every row; run again with the same ``out_dir`` and the run
+    resumes: rows done are not sent again, rows that were in flight are checked on their lead
+    first. ``fresh`` starts over. Raises ConfigError or SourceError before anything is sent."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
     out_dir = Path(out_dir)
@@ -121,7 +129,10 @@ async def run_import(
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    hashes = await asyncio.to_thread(_hashes, Path(input_path), Path(mapping_path))
+    journal = _open_journal(out_dir, hashes, fresh, input_path, mapping_path, started_at)
     total = await asyncio.to_thread(_count_rows, source)
+    states = await asyncio.to_thread(journal.states)
     progress.start(total)
     summary = RunSummary(rate=str(options.rate), out_dir=out_dir)
     results = RunResults(out_dir, source.header)
@@ -138,17 +149,24 @@ async def run_import(
                 )
 
             client = LeadSquaredClient(session, connection, limiter, summary.counters, adopted)
-            run = _Run(
-                plan, Delivery(client, options.policy, summary.counters), results, summary, progress
+            delivery = Delivery(
+                client,
+                options.policy,
+                summary.counters,
+                before_send=lambda job: journal.sending(job.row, job.cells),
             )
+            run = _Run(plan, delivery, results, summary, progress, journal, states)
+            done = run.replay()
+            if done:
+                progress.note(f"resuming: {done:,} of {total:,} rows already done")
             await run.go(source, workers)
     finally:
         results.close()
         progress.close()
+        journal.close()
         summary.elapsed = time.monotonic() - started
         summary.failed_by_type = dict(results.failed_by_type)
         summary.possible_duplicates = sorted(results.possible_duplicates)
-        hashes = await asyncio.to_thread(_hashes, Path(input_path), Path(mapping_path))
         write_summary(
             out_dir,
             summary.as_json(
@@ -163,6 +181,59 @@ async def run_import(
     return summary
 
 
+def _open_journal(
+    out_dir: Path,
+    hashes: dict[str, str],
+    fresh: bool,
+    input_path: str | Path,
+    mapping_path: str | Path,
+    started_at: str,
+) -> Journal:
+    if fresh:
+        for name in (
+            JOURNAL_FILE,
+            f"{JOURNAL_FILE}-wal",
+            f"{JOURNAL_FILE}-shm",
+            "success.csv",
+            "failures.csv",
+            "summary.json",
+        ):
+            (out_dir / name).unlink(missing_ok=True)
+    journal = Journal.open(out_dir)
+    began = journal.meta()
+    if not began:
+        journal.set_meta(
+            {
+                **hashes,
+                "input": str(input_path),
+                "mapping": str(mapping_path),
+                "started_at": started_at,
+            }
+        )
+        return journal
+    changed = [
+        what
+        for key, what in (("input_sha256", "input file"), ("mapping_sha256", "mapping"))
+        if began.get(key) != hashes[key]
+    ]
+    if changed:
+        journal.close()
+        what = " and ".join(changed)
+        began_at = began.get("started_at", "?")
+        raise ConfigError(
+            [
+                Problem(
+                    "--out",
+                    f"{out_dir} holds a run that began at {began_at} with another {what}: "
+                    f"the {what} changed since, and resuming would mix two imports. Add --fresh "
+                    "to start over in that folder (its results are replaced), or give another "
+                    "--out",
+                )
+            ]
+        )
+    return journal
+
+
 class _Run:
     def __init__(
         self,
@@ -171,14 +242,49 @@ class _Run:
         results: RunResults,
         summary: RunSummary,
         progress: Progress,
+        journal: Journal,
+        states: dict[int, tuple[str, str, str | None]],
     ) -> None:
         self.plan = plan
         self.delivery = delivery
         self.results = results
         self.summary = summary
         self.progress = progress
+        self.journal = journal
+        self.states = states
+        self.done: set[int] = {
+            row
+            for row, (state, error_type, _) in states.items()
+            if state == SUCCEEDED or (state == JOURNAL_FAILED and not is_retryable(error_type))
+        }
         self.busy: dict[tuple[str, str], deque[RowJob]] = {}
         self.fatal: FatalError | None = None
+
+    def replay(self) -> int:
+        """Put the rows an earlier run finished for good into this run's results."""
+        count = 0
+        for (
+            row,
+            state,
+            activity,
+            lead,
+            error_type,
+            error,
+            duplicate,
+            cells,
+        ) in self.journal.results():
+            if row not in self.done:
+                continue
+            count += 1
+            self.summary.rows += 1
+            if state == SUCCEEDED:
+                self.summary.succeeded += 1
+                self.results.succeeded(row, activity or "", lead or "", cells, duplicate)
+            else:
+                self.summary.failed += 1
+                self.results.failed(row, error_type or "", error or "", cells)
+            self._advance(state == SUCCEEDED)
+        return count
 
     async def go(self, source: Source, workers: int) -> None:
         queue: asyncio.Queue[RowJob | None] = asyncio.Queue(maxsize=workers * 2)
@@ -198,18 +304,25 @@ class _Run:
         while (mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan)) is not None:
             self.summary.blank += mapped.blank
             for row, error_type, message, cells in mapped.failures():
-                self._finish_failed(row, error_type, message, cells)
+                if row not in self.done:
+                    self._finish_failed(row, error_type, message, cells)
             for position in mapped.good():
+                row = mapped.rows[position]
+                if row in self.done:
+                    continue
                 cells = mapped.chunk.record(position)
                 if self.fatal is not None:
                     self._finish_failed(mapped.rows[position], NOT_SENT, self._not_sent(), cells)
                     continue
+                state, error_type, sent_at = self.states.get(row, ("", "", None))
                 job = RowJob(
-                    mapped.rows[position],
+                    row,
                     self.plan.payload(mapped, position),
                     cells,
                     self.plan.mapping.lead.search_by,
                     mapped.values[search_path][position].as_py(),
+                    check_first=state == SENDING or error_type == "OutcomeUnknown",
+                    first_sent=_utc(sent_at),
                 )
                 await queue.put(job)
         for _ in range(workers):
@@ -251,6 +364,13 @@ class _Run:
 
     def _finish(self, result: RowResult) -> None:
         if result.status == SUCCEEDED:
+            self.journal.succeeded(
+                result.row,
+                result.cells,
+                result.activity_id,
+                result.lead_id,
+                result.possible_duplicate,
+            )
             self.summary.rows += 1
             self.summary.succeeded += 1
             self.results.succeeded(
@@ -265,6 +385,7 @@ class _Run:
             self._finish_failed(result.row, result.error_type, result.error, result.cells)
 
     def _finish_failed(self, row: int, error_type: str, message: str, cells: list[str]) -> None:
+        self.journal.failed(row, cells, error_type, message)
         self.summary.rows += 1
         self.summary.failed += 1
         if error_type == NOT_SENT:
@@ -274,6 +395,12 @@ class _Run:
 
     def _advance(self, succeeded: bool) -> None:
         self.progress.advance(succeeded, self.summary.failed, self.summary.counters.throttles)
+
+
+def _utc(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
 def _next_mapped(chunks: Iterator, plan: Plan) -> MappedChunk | None:
