@@ -263,27 +263,20 @@ class _Run:
     def replay(self) -> int:
         """Put the rows an earlier run finished for good into this run's results."""
         count = 0
-        for (
-            row,
-            state,
-            activity,
-            lead,
-            error_type,
-            error,
-            duplicate,
-            cells,
-        ) in self.journal.results():
+        for row, state, activity, lead, kind, error, duplicate, cells in self.journal.results():
             if row not in self.done:
                 continue
             count += 1
             self.summary.rows += 1
             if state == SUCCEEDED:
                 self.summary.succeeded += 1
-                self.results.succeeded(row, activity or "", lead or "", cells, duplicate)
+                self.results.succeeded(row, activity or "", lead or "", cells, duplicate, False)
             else:
                 self.summary.failed += 1
-                self.results.failed(row, error_type or "", error or "", cells)
+                self.results.failed(row, kind or "", error or "", cells, False)
             self._advance(state == SUCCEEDED)
+        self.results.success.flush()
+        self.results.failures.flush()
         return count
 
     async def go(self, source: Source, workers: int) -> None:
@@ -301,7 +294,9 @@ class _Run:
     async def _produce(self, source: Source, queue: asyncio.Queue, workers: int) -> None:
         chunks = source.chunks()
         search_path = f"lead.attributes.{self.plan.mapping.lead.search_by}"
-        while (mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan)) is not None:
+        while (
+            mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan, self.done)
+        ) is not None:
             self.summary.blank += mapped.blank
             for row, error_type, message, cells in mapped.failures():
                 if row not in self.done:
@@ -403,9 +398,14 @@ def _utc(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-def _next_mapped(chunks: Iterator, plan: Plan) -> MappedChunk | None:
-    chunk = next(chunks, None)
-    return None if chunk is None else plan.map_chunk(chunk)
+def _next_mapped(chunks: Iterator, plan: Plan, done: set[int]) -> MappedChunk | None:
+    """The next chunk, mapped; one whose rows are all done is passed over unmapped."""
+    for chunk in chunks:
+        rows = [*chunk.rows, *(bad.row for bad in chunk.bad)]
+        if done and rows and all(row in done for row in rows):
+            continue
+        return plan.map_chunk(chunk)
+    return None
 
 
 def _count_rows(source: Source) -> int:

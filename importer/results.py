@@ -67,15 +67,20 @@ class RunResults:
         lead_id: str,
         cells: list[str],
         possible_duplicate: bool = False,
+        flush: bool = True,
     ) -> None:
         self.success.write([row, activity_id, lead_id], cells)
-        self.success.flush()
+        if flush:
+            self.success.flush()
         if possible_duplicate:
             self.possible_duplicates.append(row)
 
-    def failed(self, row: int, error_type: str, message: str, cells: list[str]) -> None:
+    def failed(
+        self, row: int, error_type: str, message: str, cells: list[str], flush: bool = True
+    ) -> None:
         self.failures.write([row, error_type, message], cells)
-        self.failures.flush()
+        if flush:
+            self.failures.flush()
         self.failed_by_type[error_type] = self.failed_by_type.get(error_type, 0) + 1
 
     def close(self) -> None:
