@@ -40,7 +40,10 @@ activity:
   fields:
     mx_Custom_1: Project
 """
-KEYS = {"LSQ_ACCESS_KEY": "u$sandbox0access0key", "LSQ_SECRET_KEY": "sandbox$secret$key0123456789"}
+sys.path.insert(0, str(ROOT))
+from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # noqa: E402
+
+KEYS = {"LSQ_ACCESS_KEY": DEFAULT_ACCESS_KEY, "LSQ_SECRET_KEY": DEFAULT_SECRET_KEY}
 
 
 def sha256(path: Path) -> str:
@@ -69,7 +72,6 @@ def generate(path: Path, rows: int) -> None:
 
 def journal(out: Path, data: Path, mapping: Path, done: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(ROOT))
     from importer.journal import Journal
 
     Journal.open(out).close()  # the schema

@@ -17,20 +17,7 @@ from pathlib import Path
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
-
-MAPPING = """
-lead:
-  search_by: EmailAddress
-  attributes:
-    EmailAddress: {column: Email, type: email}
-    FirstName: Name
-activity:
-  event: 201
-  note: Note
-  datetime: {column: When, format: "%d/%m/%Y %H:%M"}
-  fields:
-    mx_Custom_1: Project
-"""
+from tests.test_run import MAPPING
 
 
 def write_inputs(folder: Path, count: int) -> tuple[Path, Path]:
