@@ -52,3 +52,36 @@ lead:
 activity:
   event: 201
 """
+
+
+#: The mapping shape issue 2 gives as the contract, verbatim.
+CONTRACT_MAPPING = """
+source:
+  sheet: Leads
+  encoding: auto
+  delimiter: auto
+  timezone: Asia/Kolkata
+lead:
+  search_by: EmailAddress
+  attributes:
+    EmailAddress: Email
+    Phone: {column: Mobile, type: phone, country: IN}
+    Source: {value: Spreadsheet import}
+    mx_Full_Name: {template: "{First Name} {Last Name}"}
+    mx_Stage: {column: Stage, map: {New: Prospect, Won: Customer}, default: Prospect}
+  custom_field_sets:
+    mx_KYC:
+      Status: KYC Status
+      mx_CustomObject_1: KYC Doc
+activity:
+  event: 105
+  note: {column: Notes}
+  datetime: {column: Visit Date, format: "%d/%m/%Y %H:%M"}
+  fields:
+    mx_Custom_1: {column: Amount, type: number}
+    mx_Custom_2: {column: Paid On, type: datetime, format: "%d-%m-%Y %H:%M", timezone: Europe/London}
+  custom_field_sets:
+    mx_Custom_5:
+      mx_CustomObject_1: Receipt
+  validate_dropdown_options: true
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from importer.sandbox import SandboxConfig, serve_in_thread
@@ -139,36 +140,29 @@ def test_a_real_host_with_keys_from_the_environment(tmp_path: Path):
         assert secret.encode() not in everything
 
 
-def test_connection_problems_are_config_errors_before_anything_is_sent(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LSQ_")}
-    result = run_cli(
+def run_sample(out: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``lsq-import run`` on the CSV sample, from ``out`` so that no .env file is found."""
+    return run_cli(
         "run",
         SAMPLES / "site_visits.csv",
         "-m",
         MAPPINGS / "site_visits.yaml",
         "--out",
-        tmp_path,
-        "--host",
-        "http://api-in21.leadsquared.com",
+        out,
+        *args,
         env=env,
-        cwd=tmp_path,
+        cwd=out,
     )
+
+
+def test_connection_problems_are_config_errors_before_anything_is_sent(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LSQ_")}
+    result = run_sample(tmp_path, "--host", "http://api-in21.leadsquared.com", env=env)
     assert result.returncode == 2
     assert "plain HTTP: LeadSquared needs HTTPS" in result.stderr
     assert "set LSQ_ACCESS_KEY and LSQ_SECRET_KEY" in result.stderr
     assert not (tmp_path / "summary.json").exists()
-    result = run_cli(
-        "run",
-        SAMPLES / "site_visits.csv",
-        "-m",
-        MAPPINGS / "site_visits.yaml",
-        "--out",
-        tmp_path,
-        "--region",
-        "mars",
-        env=env,
-        cwd=tmp_path,
-    )
+    result = run_sample(tmp_path, "--region", "mars", env=env)
     assert result.returncode == 2
     assert "unknown region 'mars'" in result.stderr
 

@@ -6,6 +6,7 @@ import pytest
 
 from importer.config import parse_mapping
 from importer.errors import ConfigError, Problem
+from tests.conftest import CONTRACT_MAPPING
 
 
 def problems(text: str) -> list[str]:
@@ -15,38 +16,7 @@ def problems(text: str) -> list[str]:
 
 
 def test_the_contract_example_loads():
-    mapping = parse_mapping(
-        """
-source:
-  sheet: Leads
-  encoding: auto
-  delimiter: auto
-  timezone: Asia/Kolkata
-lead:
-  search_by: EmailAddress
-  attributes:
-    EmailAddress: Email
-    Phone: {column: Mobile, type: phone, country: IN}
-    Source: {value: Spreadsheet import}
-    mx_Full_Name: {template: "{First Name} {Last Name}"}
-    mx_Stage: {column: Stage, map: {New: Prospect, Won: Customer}, default: Prospect}
-  custom_field_sets:
-    mx_KYC:
-      Status: KYC Status
-      mx_CustomObject_1: KYC Doc
-activity:
-  event: 105
-  note: {column: Notes}
-  datetime: {column: Visit Date, format: "%d/%m/%Y %H:%M"}
-  fields:
-    mx_Custom_1: {column: Amount, type: number}
-    mx_Custom_2: {column: Paid On, type: datetime, format: "%d-%m-%Y %H:%M", timezone: Europe/London}
-  custom_field_sets:
-    mx_Custom_5:
-      mx_CustomObject_1: Receipt
-  validate_dropdown_options: true
-"""
-    )
+    mapping = parse_mapping(CONTRACT_MAPPING)
     assert mapping.lead.attributes["EmailAddress"].column == "Email"
     assert mapping.lead.attributes["Phone"].country == "IN"
     assert mapping.lead.attributes["mx_Full_Name"].columns == ["First Name", "Last Name"]

@@ -8,34 +8,9 @@ from importer.config import parse_mapping
 from importer.errors import ConfigError
 from importer.mapping import Plan
 from importer.source import Chunk
+from tests.conftest import CONTRACT_MAPPING
 
-CONTRACT = """
-source:
-  timezone: Asia/Kolkata
-lead:
-  search_by: EmailAddress
-  attributes:
-    EmailAddress: Email
-    Phone: {column: Mobile, type: phone, country: IN}
-    Source: {value: Spreadsheet import}
-    mx_Full_Name: {template: "{First Name} {Last Name}"}
-    mx_Stage: {column: Stage, map: {New: Prospect, Won: Customer}, default: Prospect}
-  custom_field_sets:
-    mx_KYC:
-      Status: KYC Status
-      mx_CustomObject_1: KYC Doc
-activity:
-  event: 105
-  note: {column: Notes}
-  datetime: {column: Visit Date, format: "%d/%m/%Y %H:%M"}
-  fields:
-    mx_Custom_1: {column: Amount, type: number}
-    mx_Custom_2: {column: Paid On, type: datetime, format: "%d-%m-%Y %H:%M", timezone: Europe/London}
-  custom_field_sets:
-    mx_Custom_5:
-      mx_CustomObject_1: Receipt
-  validate_dropdown_options: true
-"""
+CONTRACT = CONTRACT_MAPPING  # the issue's contract, verbatim
 HEADER = [
     "Email",
     "Mobile",
