@@ -1,6 +1,7 @@
 """The ``lsq-import`` command line: parse arguments, call the library, turn errors into exits.
 
-Exit codes: 0 every row is fine, 1 some rows failed, 2 a config or file error (nothing sent).
+Exit codes: 0 every row is fine, 1 some rows failed, 2 a config or file error (nothing sent),
+3 LeadSquared stopped the run, 4 --max-rows left rows for the next run, 130/143 SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from importer import __version__
-from importer.config import load_mapping
-from importer.errors import ConfigError, SourceError
+from importer import __version__, exitcodes
+from importer.calllog import FILE_NAME as CALL_LOG
+from importer.config import Mapping, load_mapping
+from importer.errors import ConfigError, Problem, SourceError
 from importer.validation import validate_file
 
 if TYPE_CHECKING:
-    from importer.pipeline import RunSummary
+    from importer.pipeline import RunSummary, StopSwitch
 
-EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -31,7 +32,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (ConfigError, SourceError) as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_CONFIG)
+            ctx.exit(exitcodes.CONFIG)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,10 +98,99 @@ def validate(
     click.echo(f"{_count(report.rows, 'row')}: {report.mapped} map, {report.failed} fail{blank}")
     if report.failures_path is not None:
         click.echo(f"Failures written to {report.failures_path}")
-    sys.exit(EXIT_OK if report.ok else EXIT_ROWS_FAILED)
+    sys.exit(exitcodes.OK if report.ok else exitcodes.ROWS_FAILED)
 
 
-@main.command()
+_EXIT_CODES = """\b
+Exit codes:
+  0    every row succeeded
+  1    some rows failed (failures.csv says why)
+  2    a mapping, file or option error; nothing was sent
+  3    LeadSquared stopped the run (bad keys, wrong host)
+  4    --max-rows reached with rows left: run again to continue
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: run again to resume"""
+
+
+def _sending_options(function: F) -> F:
+    """The options of every command that sends: where, how fast, how hard, what it says."""
+    options = [
+        click.option(
+            "--host",
+            default=None,
+            help="LeadSquared API host, e.g. https://api-in21.leadsquared.com (default: LSQ_HOST).",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            metavar="REGION",
+            help="Instead of --host: sg, us11, in21, in22, ir31 or ca12.",
+        ),
+        click.option(
+            "--rate",
+            "rate_text",
+            default=None,
+            metavar="N/Ws",
+            help="The account's rate limit: N calls in any W seconds  [default: 25/5s; "
+            "25/1s with --sandbox].",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Calls in flight at once  [default: enough for the rate at 1-2 s latency].",
+        ),
+        click.option(
+            "--timeout",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(min=1),
+            metavar="SECONDS",
+            help="How long to wait for one answer.",
+        ),
+        click.option(
+            "--retries",
+            default=5,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Resends after a transient error (5xx, timeout, lost connection).",
+        ),
+        click.option(
+            "--max-rows",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Send at most N rows, then stop cleanly (exit 4 if rows are left); the next "
+            "run continues where this one stopped. For daily API quotas.",
+        ),
+        click.option(
+            "--grace",
+            type=click.FloatRange(min=0),
+            default=None,
+            metavar="SECONDS",
+            help="On Ctrl-C or SIGTERM, how long calls in flight may take to finish  "
+            "[default: --timeout plus 5].",
+        ),
+        click.option(
+            "--log",
+            "log_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="JSON-lines log of every call and its outcome, appended to  "
+            "[default: OUT/calls.jsonl].",
+        ),
+        click.option(
+            "--log-payloads",
+            is_flag=True,
+            help="Put each call's body in the log too (it holds the rows' data; never keys).",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@main.command(epilog=_EXIT_CODES)
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "-m",
@@ -115,48 +205,9 @@ def validate(
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for success.csv, failures.csv and summary.json.",
+    help="Folder for success.csv, failures.csv, summary.json, the journal and the call log.",
 )
-@click.option(
-    "--host",
-    default=None,
-    help="LeadSquared API host, e.g. https://api-in21.leadsquared.com (default: LSQ_HOST).",
-)
-@click.option(
-    "--region",
-    default=None,
-    metavar="REGION",
-    help="Instead of --host: sg, us11, in21, in22, ir31 or ca12.",
-)
-@click.option(
-    "--rate",
-    "rate_text",
-    default=None,
-    metavar="N/Ws",
-    help="The account's rate limit: N calls in any W seconds  [default: 25/5s; "
-    "25/1s with --sandbox].",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Calls in flight at once  [default: enough for the rate at 1-2 s latency].",
-)
-@click.option(
-    "--timeout",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    metavar="SECONDS",
-    help="How long to wait for one answer.",
-)
-@click.option(
-    "--retries",
-    default=5,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Resends after a transient error (5xx, timeout, lost connection).",
-)
+@_sending_options
 @click.option(
     "--sandbox",
     "use_sandbox",
@@ -169,63 +220,136 @@ def validate(
     help="Start over in --out, replacing its journal and results, instead of resuming "
     "(--sandbox always starts over).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
 def run(
     input_file: Path,
     mapping_file: Path,
     out_dir: Path,
-    host: str | None,
-    region: str | None,
-    rate_text: str | None,
-    workers: int | None,
-    timeout: float,
-    retries: int,
     use_sandbox: bool,
     fresh: bool,
-    quiet: bool,
+    **sending: Any,
 ) -> None:
     """Import every row of INPUT into LeadSquared: one CreateCustom call per row.
 
     Keys come from LSQ_ACCESS_KEY and LSQ_SECRET_KEY (or a .env file); the host from --host,
     --region or LSQ_HOST. Results are written as rows finish. A journal in --out records every
-    row: run the same command again to resume a run that stopped.
-
-    Exit 0 when every row succeeded, 1 when some failed, 2 on a mapping or file error (nothing
-    sent), 3 when the run was stopped by LeadSquared (bad keys, wrong host).
+    row: run the same command again to resume a run that stopped, and rows done are not sent
+    again. Ctrl-C stops taking rows and lets calls in flight finish; a second Ctrl-C stops at
+    once.
     """
+    mapping = load_mapping(mapping_file)
+    _send(input_file, mapping, mapping_file, out_dir, sending, use_sandbox, fresh, retry=False)
+
+
+@main.command(epilog=_EXIT_CODES)
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@_sending_options
+def retry(out_dir: Path, **sending: Any) -> None:
+    """Send again the rows of the run in DIR that failed for a passing reason.
+
+    A passing reason is a timeout, a lost connection, a 5xx answer, a throttle that outlasted
+    the retries, or a stop before the answer came: rows whose call may have landed are looked
+    up on their lead first. Rows LeadSquared rejected (MX errors) and rows that did not map are
+    kept as they are: fix them and re-run DIR/failures.csv instead. Rows the run never reached
+    are left for the run's own command. Results in DIR are updated in place.
+    """
+    from importer.journal import FILE_NAME, Journal, JournalError
+
+    if not (out_dir / FILE_NAME).is_file():
+        raise ConfigError(
+            [
+                Problem(
+                    "DIR",
+                    f"{out_dir} holds no run: it has no {FILE_NAME} (give the --out "
+                    "folder of an earlier lsq-import run)",
+                )
+            ]
+        )
+    try:
+        journal = Journal.open(out_dir)
+        began = journal.meta()
+        journal.close()
+    except JournalError as exc:
+        raise ConfigError([Problem("DIR", str(exc))]) from None
+    if not began.get("input") or not began.get("mapping"):
+        raise ConfigError([Problem("DIR", f"the journal in {out_dir} does not name its input")])
+    input_file, mapping_file = Path(began["input"]), Path(began["mapping"])
+    for what, path in (("input file", input_file), ("mapping", mapping_file)):
+        if not path.is_file():
+            raise ConfigError(
+                [
+                    Problem(
+                        "DIR",
+                        f"the run's {what} {path} is not there any more: put it back "
+                        "where it was to retry",
+                    )
+                ]
+            )
+    mapping = load_mapping(mapping_file)
+    _send(input_file, mapping, mapping_file, out_dir, sending, False, False, retry=True)
+
+
+def _send(
+    input_file: Path,
+    mapping: Mapping,
+    mapping_file: Path,
+    out_dir: Path,
+    sending: dict[str, Any],
+    use_sandbox: bool,
+    fresh: bool,
+    retry: bool,
+) -> None:
+    """Run an import (or a retry) with the command line's options, and exit with its code."""
     import asyncio
 
     from importer.connection import Connection, resolve_connection
     from importer.delivery import RetryPolicy
     from importer.limiter import Rate
-    from importer.pipeline import RunOptions, run_import
+    from importer.pipeline import RunOptions, StopSwitch, run_import
     from importer.progress import BarProgress, SilentProgress
     from importer.sandbox import SandboxConfig, parse_rate, serve
 
+    rate_text = sending["rate_text"]
     try:
         calls, seconds = parse_rate(rate_text or ("25/1s" if use_sandbox else "25/5s"))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate") from None
+    timeout = sending["timeout"]
     options = RunOptions(
         rate=Rate(calls, seconds),
-        workers=workers,
+        workers=sending["workers"],
         timeout=timeout,
-        policy=RetryPolicy(transient_retries=retries, settle=timeout),
+        policy=RetryPolicy(transient_retries=sending["retries"], settle=timeout),
+        max_rows=sending["max_rows"],
+        grace=sending["grace"],
+        log_path=sending["log_file"] or out_dir / CALL_LOG,
+        log_payloads=sending["log_payloads"],
     )
-    mapping = load_mapping(mapping_file)
-    connection = None if use_sandbox else resolve_connection(host, region)
+    quiet = sending["quiet"]
+    connection = None if use_sandbox else resolve_connection(sending["host"], sending["region"])
     if quiet:
         progress = SilentProgress()
     elif sys.stderr.isatty():
         progress = BarProgress()
     else:
         progress = SilentProgress(echo=lambda m: click.echo(m, err=True))
+    switch = StopSwitch()
 
     async def go() -> tuple[RunSummary, dict[str, int] | None]:
+        _catch_signals(switch)
         if connection is not None:
-            return await run_import(
-                input_file, mapping, mapping_file, out_dir, connection, options, progress, fresh
-            ), None
+            summary = await run_import(
+                input_file,
+                mapping,
+                mapping_file,
+                out_dir,
+                connection,
+                options,
+                progress,
+                fresh,
+                switch,
+                retry,
+            )
+            return summary, None
         async with serve(SandboxConfig(rate_limit=calls, rate_window=seconds)) as sandbox:
             if not quiet:
                 click.echo(
@@ -235,7 +359,7 @@ def run(
             local = Connection(sandbox.url, sandbox.access_key, sandbox.secret_key)
             # a new sandbox holds nothing an earlier run sent: there is nothing to resume
             summary = await run_import(
-                input_file, mapping, mapping_file, out_dir, local, options, progress, fresh=True
+                input_file, mapping, mapping_file, out_dir, local, options, progress, True, switch
             )
             return summary, dict(sandbox.state.counters)
 
@@ -243,14 +367,13 @@ def run(
         summary, stored = asyncio.run(go())
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=exc.source or str(mapping_file)) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # stopped before sending began
         click.echo(
-            f"\nInterrupted. Every row's state is in {out_dir}: run the same command again to "
-            "resume (rows done are not sent again; rows that were in flight are checked on "
-            "their lead first).",
+            f"\nInterrupted before any row was sent. Run the same command again to start "
+            f"(the journal in {out_dir} is intact).",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(exitcodes.BY_SIGNAL.get(switch.reason or "SIGINT", 130))
     _print_summary(summary)
     if stored is not None:
         click.echo(
@@ -261,18 +384,32 @@ def run(
     sys.exit(summary.exit_code)
 
 
+def _catch_signals(switch: StopSwitch) -> None:
+    """SIGINT and SIGTERM ask the run to stop (gracefully, then at once) instead of killing it."""
+    import asyncio
+    import contextlib
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # not on every platform; without it Ctrl-C still stops the run (at once)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, switch.request, signal.Signals(signum).name)
+
+
 def _print_summary(summary: RunSummary) -> None:
+    from importer.pipeline import FATAL, MAX_ROWS
+
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
     counters = summary.counters
     rate = summary.adopted_rate or summary.rate
-    per_second = (
-        (summary.succeeded + summary.failed - summary.not_sent) / summary.elapsed
-        if (summary.elapsed)
-        else 0
-    )
+    per_second = summary.handled / summary.elapsed if summary.elapsed else 0.0
+    pending = f"; {summary.pending:,} not sent yet" if summary.pending else ""
     click.echo(
-        f"{_count(summary.rows, 'row')}: {summary.succeeded} succeeded, {summary.failed} failed"
+        f"{_count(summary.rows + summary.pending, 'row')}: {summary.succeeded} succeeded, "
+        f"{summary.failed} failed"
         + (f" ({kinds})" if kinds else "")
+        + pending
         + f"; {counters.calls} calls, {counters.throttles} throttles, {counters.retries} retries;"
         + f" {summary.elapsed:.1f} s, {per_second:.2f} rows/s at {rate}"
     )
@@ -281,9 +418,22 @@ def _print_summary(summary: RunSummary) -> None:
         click.echo(
             f"Possibly posted twice (an answer was lost and could not be checked): rows {rows}"
         )
-    if summary.stopped:
-        click.echo(f"Stopped: {summary.stopped}", err=True)
     out = summary.out_dir
+    if summary.stop == MAX_ROWS:
+        click.echo(
+            f"Stopped: {summary.stopped}. {summary.pending:,} rows are left: run the same "
+            "command again to continue.",
+            err=True,
+        )
+    elif summary.stop is not None and summary.stop != FATAL:
+        click.echo(
+            f"Interrupted ({summary.stop}). Every row's state is in {out}: run the same command "
+            f"again to resume ({summary.pending:,} rows not sent yet; rows done are not sent "
+            "again; rows that were in flight are checked on their lead first).",
+            err=True,
+        )
+    elif summary.stopped:
+        click.echo(f"Stopped: {summary.stopped}", err=True)
     click.echo(f"Results: {out / 'success.csv'}, {out / 'failures.csv'}, {out / 'summary.json'}")
 
 

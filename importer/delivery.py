@@ -11,7 +11,6 @@ possibly duplicated.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 from dataclasses import dataclass, field
@@ -63,6 +62,12 @@ class RowJob:
     #: A run before this one may have sent it (it died mid-call): check the lead first.
     check_first: bool = False
     first_sent: dt.datetime | None = None
+    last_sent: dt.datetime | None = None
+    #: CreateCustom calls of this row that left in this run: if it is stopped at once with
+    #: one on the wire, its outcome is unknown.
+    left: int = 0
+    #: The cells as the results files and the journal hold them (``results.encode_cells``).
+    line: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,6 +95,11 @@ class OutcomeUnknown(Exception):
     """The run stopped while a lost call was being checked: it may or may not have landed."""
 
 
+#: A row whose earlier attempt failed for a passing reason and that the stop kept from
+#: being sent again: retryable, and safe to send on the next run without a check.
+INTERRUPTED = "Interrupted"
+
+
 class FatalError(Exception):
     """The run cannot go on (bad keys, wrong host)."""
 
@@ -106,6 +116,7 @@ class _Attempts:
     duplicate_retried: bool = False
     possible_duplicate: bool = False
     sent_at: list[dt.datetime] = field(default_factory=list)
+    last_error: str = ""  # why the last attempt did not settle the row
 
 
 class Delivery:
@@ -121,14 +132,19 @@ class Delivery:
         self.policy = policy
         self.counters = counters
         self.random = rng or random.Random()
-        self.before_send = before_send  # called with the job before each CreateCustom leaves
+        self.before_send = before_send  # called with the job as each CreateCustom leaves
 
     async def deliver(self, job: RowJob) -> RowResult:
         """Send one row until its outcome is known. Raises FatalError to stop the run."""
         tries = _Attempts()
         if job.check_first:  # an earlier run died with this call in flight
-            tries.sent_at.append(job.first_sent or dt.datetime.now(dt.UTC))
-            landed = await self._check_lost(job, tries, "an earlier run stopped mid-call", 0.0)
+            now = dt.datetime.now(dt.UTC)
+            tries.sent_at.append(job.first_sent or now)
+            # That call may still be running on the server: give it as long as a lost answer
+            # in this run gets, counted from when it left.
+            since = (now - (job.last_sent or job.first_sent or now)).total_seconds()
+            settle = max(0.0, self.policy.settle - since)
+            landed = await self._check_lost(job, tries, "an earlier run stopped mid-call", settle)
             if landed is not None:
                 return landed
         while True:
@@ -136,10 +152,27 @@ class Delivery:
                 self.counters.retries += 1
             tries.calls += 1
             tries.sent_at.append(dt.datetime.now(dt.UTC))
-            if self.before_send is not None:
-                self.before_send(job)
+
+            def leaving() -> None:
+                job.left += 1
+                if self.before_send is not None:
+                    self.before_send(job)
+
             try:
-                status, text = await self.client.send("POST", CREATE_CUSTOM, body=job.payload)
+                status, text = await self.client.send(
+                    "POST", CREATE_CUSTOM, body=job.payload, on_leave=leaving, row=job.row
+                )
+            except RunStopped:
+                if not tries.last_error:
+                    raise  # never sent in this run: the row is still to do
+                return self._result(
+                    job,
+                    tries,
+                    FAILED,
+                    error_type=INTERRUPTED,
+                    error="the run stopped before sending it again (last attempt: "
+                    f"{tries.last_error}); the next run sends it",
+                )
             except CallNotSent as exc:
                 if failed := await self._transient(job, tries, "ConnectionError", str(exc)):
                     return failed
@@ -156,6 +189,7 @@ class Delivery:
                 return self._result(
                     job, tries, SUCCEEDED, activity_id=answer.activity_id, lead_id=answer.lead_id
                 )
+            tries.last_error = f"{answer.error_type}: {answer.message}"
             if answer.verdict is Verdict.THROTTLED:
                 tries.throttles += 1
                 self.client.throttled(answer.limit)
@@ -181,7 +215,7 @@ class Delivery:
         try:
             landed = await self._find_landed(job, tries)
             if landed is None and not tries.possible_duplicate and settle > 0:
-                await asyncio.sleep(settle)
+                await self.client.pause(settle)
                 landed = await self._find_landed(job, tries)
         except RunStopped:
             raise OutcomeUnknown(
@@ -199,6 +233,7 @@ class Delivery:
         self, job: RowJob, tries: _Attempts, error_type: str, message: str
     ) -> RowResult | None:
         """Back off before the next attempt, or give up: the failed result."""
+        tries.last_error = f"{error_type}: {message}"
         tries.transient += 1
         if tries.transient > self.policy.transient_retries:
             return self._result(
@@ -211,7 +246,7 @@ class Delivery:
         ceiling = min(
             self.policy.backoff_cap, self.policy.backoff_base * 2 ** (tries.transient - 1)
         )
-        await asyncio.sleep(self.random.uniform(0, ceiling))
+        await self.client.pause(self.random.uniform(0, ceiling))
         return None
 
     def _failed(self, job: RowJob, tries: _Attempts, answer: Answer) -> RowResult:
@@ -238,7 +273,9 @@ class Delivery:
             return None
         path, parameter = lookup
         try:
-            leads = await self.client.lookup("GET", path, params={parameter: job.search_value})
+            leads = await self.client.lookup(
+                "GET", path, params={parameter: job.search_value}, row=job.row
+            )
             for lead in leads if isinstance(leads, list) else []:
                 lead_id = str(lead.get("ProspectID") or lead.get("ProspectId") or "")
                 if lead_id and (found := await self._find_activity(job, lead_id, tries)):
@@ -255,7 +292,7 @@ class Delivery:
                 "Paging": {"Offset": str(page * _PAGE), "RowCount": str(_PAGE)},
             }
             answer = await self.client.lookup(
-                "POST", _ACTIVITIES, params={"leadId": lead_id}, body=body
+                "POST", _ACTIVITIES, params={"leadId": lead_id}, body=body, row=job.row
             )
             found = answer.get("ProspectActivities") or []
             for candidate in found:

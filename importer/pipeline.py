@@ -5,6 +5,12 @@ producer reads and maps chunks in a thread and feeds a bounded queue (memory sta
 any file size); workers take rows from it. Rows that share a SearchBy value are never in flight
 together and go in file order: a worker that finds the key busy leaves the row with the worker
 that holds it. Rows that fail to map go to ``failures.csv`` without a call.
+
+A run stops early in three ways, each leaving the journal ready for the next run to go on:
+``StopSwitch.request`` (the command line's SIGINT and SIGTERM: the first stops taking rows and
+lets calls in flight finish, within a bounded wait; the second stops at once), ``max_rows``
+(a daily quota), and an answer that stops everything (bad keys). Rows a stopped run did not
+reach are ``pending``: counted in the summary, not written as failures, sent by the next run.
 """
 
 from __future__ import annotations
@@ -12,13 +18,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import heapq
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from importer import exitcodes
+from importer.calllog import FILE_NAME as CALL_LOG
+from importer.calllog import CallLog
 from importer.client import Counters, LeadSquaredClient, RunStopped
 from importer.config import Mapping
 from importer.connection import Connection
@@ -34,15 +44,16 @@ from importer.delivery import (
 from importer.errors import ConfigError, Problem
 from importer.journal import FAILED as JOURNAL_FAILED
 from importer.journal import FILE_NAME as JOURNAL_FILE
-from importer.journal import SENDING, Journal, is_retryable
+from importer.journal import SENDING, Journal, JournalError, RowState, is_retryable
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.progress import Progress, SilentProgress
-from importer.results import RunResults, write_summary
+from importer.results import RunResults, encode_cells, write_summary
 from importer.source import Source
 from importer.validation import open_input
 
 NOT_SENT = "NotSent"
+FATAL, MAX_ROWS = "fatal", "max_rows"
 
 
 @dataclass
@@ -52,6 +63,15 @@ class RunOptions:
     workers: int | None = None  # default: enough to keep the limit busy at 1-2 s latency
     timeout: float = 30.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Send at most this many rows in this run (rows done before and rows that fail to map
+    #: do not count); the rest stay pending for the next run.
+    max_rows: int | None = None
+    #: After a stop request, how long calls in flight may take to finish before they are cut
+    #: off (default: the timeout, plus 5 s for the check of a lost answer to start).
+    grace: float | None = None
+    #: The JSON-lines call log (None: none); ``log_payloads`` adds each call's body to it.
+    log_path: Path | None = None
+    log_payloads: bool = False
 
     def worker_count(self) -> int:
         if self.workers:
@@ -60,12 +80,38 @@ class RunOptions:
         return max(4, min(100, round(per_second * 3) + 2))
 
 
+class StopSwitch:
+    """Stops a running import from outside, e.g. from a signal handler on the run's loop.
+
+    The first request stops it gracefully: no new row is sent, calls in flight finish (within
+    ``RunOptions.grace``), results and the journal are written. The second stops it at once: a
+    row whose call was on the wire is recorded as ``OutcomeUnknown``, which the next run checks
+    on its lead before sending again."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None  # the first request's name, e.g. "SIGINT"
+        self.requests = 0
+        self._listener: Callable[[int], None] | None = None
+
+    def request(self, reason: str = "stop") -> None:
+        self.requests += 1
+        self.reason = self.reason or reason
+        if self._listener is not None:
+            self._listener(self.requests)
+
+    def listen(self, listener: Callable[[int], None] | None) -> None:
+        self._listener = listener
+
+
 @dataclass
 class RunSummary:
-    rows: int = 0
+    rows: int = 0  # rows with a result (succeeded or failed), earlier runs' included
     succeeded: int = 0
     failed: int = 0
     not_sent: int = 0
+    pending: int = 0  # rows this run stopped before reaching: the next run sends them
+    done_before: int = 0  # rows an earlier run finished for good (resumed, not sent again)
+    total: int = 0  # rows in the input (blank rows aside)
     blank: int = 0
     failed_by_type: dict[str, int] = field(default_factory=dict)
     possible_duplicates: list[int] = field(default_factory=list)
@@ -73,23 +119,38 @@ class RunSummary:
     elapsed: float = 0.0
     rate: str = ""
     adopted_rate: str | None = None
-    stopped: str | None = None  # why the run stopped early
+    stopped: str | None = None  # why the run stopped early, for people
+    stop: str | None = None  # how: FATAL, MAX_ROWS or the stop request's name ("SIGINT"...)
     out_dir: Path | None = None
 
     @property
     def exit_code(self) -> int:
-        if self.stopped:
-            return 3
-        return 0 if self.failed == 0 else 1
+        """0 all rows succeeded; 1 some failed; 3 stopped by LeadSquared; 4 stopped at
+        --max-rows with rows left; 130/143 stopped by SIGINT/SIGTERM (2 is a config error,
+        raised before any run)."""
+        if self.stop == FATAL:
+            return exitcodes.STOPPED
+        if self.stop not in (None, MAX_ROWS):
+            return exitcodes.BY_SIGNAL.get(self.stop, exitcodes.BY_SIGNAL["SIGINT"])
+        if self.failed:
+            return exitcodes.ROWS_FAILED
+        return exitcodes.MAX_ROWS_LEFT if self.pending else exitcodes.OK
+
+    @property
+    def handled(self) -> int:
+        """Rows this run settled by sending them (or failing to map them)."""
+        return self.rows - self.done_before - self.not_sent
 
     def as_json(self, **extra: Any) -> dict[str, Any]:
-        sent_rows = self.succeeded + self.failed - self.not_sent
+        handled = self.handled
         return {
             "rows": self.rows,
             "succeeded": self.succeeded,
             "failed": self.failed,
             "failed_by_type": self.failed_by_type,
             "not_sent": self.not_sent,
+            "pending": self.pending,
+            "complete": self.pending == 0,
             "blank_rows_skipped": self.blank,
             "possible_duplicates": self.possible_duplicates,
             "calls": self.counters.calls,
@@ -98,10 +159,12 @@ class RunSummary:
             "lost_answers": self.counters.lost_answers,
             "lost_answers_found_landed": self.counters.verified_landed,
             "elapsed_seconds": round(self.elapsed, 3),
-            "rows_per_second": round(sent_rows / self.elapsed, 3) if self.elapsed else None,
+            "rows_done_before": self.done_before,
+            "rows_per_second": round(handled / self.elapsed, 3) if self.elapsed else None,
             "rate": self.rate,
             "adopted_rate": self.adopted_rate,
             "stopped": self.stopped,
+            "stop": self.stop,
             "exit_code": self.exit_code,
             **extra,
         }
@@ -116,28 +179,56 @@ async def run_import(
     options: RunOptions | None = None,
     progress: Progress | None = None,
     fresh: bool = False,
+    stop: StopSwitch | None = None,
+    retry: bool = False,
 ) -> RunSummary:
     """Import every row of a file; results go to ``out_dir`` as rows finish.
 
     A journal in ``out_dir`` records every row; run again with the same ``out_dir`` and the run
     resumes: rows done are not sent again, rows that were in flight are checked on their lead
-    first. ``fresh`` starts over. Raises ConfigError or SourceError before anything is sent."""
+    first. ``fresh`` starts over. ``retry`` sends only the rows the journal holds as failed for
+    a passing reason (or in flight): rows never tried stay pending. ``stop`` lets a caller stop
+    the run (see StopSwitch). Raises ConfigError or SourceError before anything is sent."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
+    stop = stop or StopSwitch()
     out_dir = Path(out_dir)
     source, plan = open_input(input_path, mapping)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    task = asyncio.current_task()
+    run: _Run | None = None
+
+    def stop_requested(count: int) -> None:
+        if run is not None:
+            run.stop(count)
+        elif count > 1 and task is not None:  # still preparing: nothing is in flight
+            task.cancel()
+
+    stop.listen(stop_requested)
     hashes = await asyncio.to_thread(_hashes, Path(input_path), Path(mapping_path))
     journal = _open_journal(out_dir, hashes, fresh, input_path, mapping_path, started_at)
-    total = await asyncio.to_thread(_count_rows, source)
-    states = await asyncio.to_thread(journal.states)
-    progress.start(total)
     summary = RunSummary(rate=str(options.rate), out_dir=out_dir)
     results = RunResults(out_dir, source.header)
+    log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     workers = options.worker_count()
+
+    def details() -> dict[str, Any]:
+        return {
+            "input": str(input_path),
+            "mapping": str(mapping_path),
+            "host": connection.base_url,
+            "started_at": started_at,
+            "workers": workers,
+        }
+
     try:
+        summary.total, summary.blank = await asyncio.to_thread(_count_rows, source)
+        states, done = await asyncio.to_thread(_load_states, journal)
+        only = {row for row in states if row not in done} if retry else None
+        if log is not None:
+            log.write("run", **details(), rate=str(options.rate), rows=summary.total)
         async with LeadSquaredClient.new_session(workers, options.timeout) as session:
             limiter = RateLimiter(options.rate, options.margin)
 
@@ -148,37 +239,72 @@ async def run_import(
                     f"below the {options.rate} set: using {rate} from now on"
                 )
 
-            client = LeadSquaredClient(session, connection, limiter, summary.counters, adopted)
+            client = LeadSquaredClient(
+                session, connection, limiter, summary.counters, adopted, log=log
+            )
             delivery = Delivery(
                 client,
                 options.policy,
                 summary.counters,
-                before_send=lambda job: journal.sending(job.row, job.cells),
+                before_send=lambda job: journal.sending(job.row, job.line),
             )
-            run = _Run(plan, delivery, results, summary, progress, journal, states)
-            done = run.replay()
-            if done:
-                progress.note(f"resuming: {done:,} of {total:,} rows already done")
+            run = _Run(
+                plan, delivery, results, summary, progress, journal, states, done, options, only
+            )
+            replayed = await asyncio.to_thread(run.replay)
+            progress.start(summary.total, replayed)
+            if replayed:
+                progress.note(f"resuming: {replayed:,} of {summary.total:,} rows already done")
+            if stop.requests:  # asked to stop while preparing
+                run.stop(stop.requests)
             await run.go(source, workers)
     finally:
+        stop.listen(None)
         results.close()
         progress.close()
         journal.close()
         summary.elapsed = time.monotonic() - started
         summary.failed_by_type = dict(results.failed_by_type)
         summary.possible_duplicates = sorted(results.possible_duplicates)
-        write_summary(
-            out_dir,
-            summary.as_json(
-                input=str(input_path),
-                mapping=str(mapping_path),
-                host=connection.base_url,
-                started_at=started_at,
-                workers=workers,
-                **hashes,
-            ),
-        )
+        summary.pending = max(0, summary.total - summary.rows)
+        if stop.requests and summary.stop != FATAL:
+            summary.stop = stop.reason
+            summary.stopped = f"interrupted ({stop.reason})"
+        elif summary.stop == MAX_ROWS and not summary.pending:
+            summary.stop = summary.stopped = None  # the file ended at the limit
+        report = summary.as_json(**details(), **hashes)
+        write_summary(out_dir, report)
+        if log is not None:
+            log.write("summary", **{k: report[k] for k in _LOGGED_SUMMARY})
+            log.close()
     return summary
+
+
+_LOGGED_SUMMARY = (
+    "rows",
+    "succeeded",
+    "failed",
+    "failed_by_type",
+    "pending",
+    "calls",
+    "throttles",
+    "retries",
+    "lost_answers",
+    "elapsed_seconds",
+    "stopped",
+    "exit_code",
+)
+
+
+def _load_states(journal: Journal) -> tuple[dict[int, RowState], set[int]]:
+    """Every journaled row's state, and the rows finished for good (never sent again)."""
+    states = journal.states()
+    done = {
+        row
+        for row, (state, error_type, _, _) in states.items()
+        if state == SUCCEEDED or (state == JOURNAL_FAILED and not is_retryable(error_type))
+    }
+    return states, done
 
 
 def _open_journal(
@@ -197,16 +323,26 @@ def _open_journal(
             "success.csv",
             "failures.csv",
             "summary.json",
+            CALL_LOG,
         ):
             (out_dir / name).unlink(missing_ok=True)
-    journal = Journal.open(out_dir)
+    try:
+        journal = Journal.open(out_dir)
+    except JournalError as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    "--out", f"{exc}. Add --fresh to start over in {out_dir}, or give another --out"
+                )
+            ]
+        ) from None
     began = journal.meta()
     if not began:
         journal.set_meta(
             {
                 **hashes,
-                "input": str(input_path),
-                "mapping": str(mapping_path),
+                "input": str(Path(input_path).resolve()),
+                "mapping": str(Path(mapping_path).resolve()),
                 "started_at": started_at,
             }
         )
@@ -243,7 +379,10 @@ class _Run:
         summary: RunSummary,
         progress: Progress,
         journal: Journal,
-        states: dict[int, tuple[str, str, str | None]],
+        states: dict[int, RowState],
+        done: set[int],
+        options: RunOptions,
+        only: set[int] | None = None,
     ) -> None:
         self.plan = plan
         self.delivery = delivery
@@ -252,82 +391,155 @@ class _Run:
         self.progress = progress
         self.journal = journal
         self.states = states
-        self.done: set[int] = {
-            row
-            for row, (state, error_type, _) in states.items()
-            if state == SUCCEEDED or (state == JOURNAL_FAILED and not is_retryable(error_type))
-        }
+        self.done = done
+        self.options = options
+        self.only = only  # when set, the only rows to send (a retry of failed rows)
         self.busy: dict[tuple[str, str], deque[RowJob]] = {}
         self.fatal: FatalError | None = None
+        self.stopping = False  # asked to stop: send nothing new
+        self.delivering = 0  # rows in Delivery.deliver now
+        self._tasks: list[asyncio.Task] = []
+        self._cut_off: asyncio.TimerHandle | None = None
 
     def replay(self) -> int:
-        """Put the rows an earlier run finished for good into this run's results."""
+        """Put the rows an earlier run finished for good into this run's results (in a thread,
+        before any worker starts: it copies the journal's text, parsing nothing)."""
         count = 0
-        for row, state, activity, lead, kind, error, duplicate, cells in self.journal.results():
+        succeeded = self.results.succeeded
+        failed = self.results.failed
+        for row, state, activity, lead, kind, error, duplicate, line in self.journal.results():
             if row not in self.done:
                 continue
             count += 1
-            self.summary.rows += 1
             if state == SUCCEEDED:
-                self.summary.succeeded += 1
-                self.results.succeeded(row, activity or "", lead or "", cells, duplicate, False)
+                succeeded(row, activity or "", lead or "", line, bool(duplicate), False)
             else:
-                self.summary.failed += 1
-                self.results.failed(row, kind or "", error or "", cells, False)
-            self._advance(state == SUCCEEDED)
+                failed(row, kind or "", error or "", line, False)
         self.results.success.flush()
         self.results.failures.flush()
+        self.summary.rows += count
+        self.summary.done_before = count
+        self.summary.succeeded += self.results.success.count
+        self.summary.failed += self.results.failures.count
         return count
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    def stop(self, requests: int) -> None:
+        """The first request stops taking rows and lets calls in flight finish; the second,
+        or the end of the grace period, cuts them off."""
+        if requests > 1:
+            self.progress.note("stopping at once")
+            self.cut_off()
+            return
+        if self.stopping:
+            return
+        self.stopping = True
+        self.delivery.client.stop()
+        grace = self.options.grace
+        if grace is None:
+            grace = self.options.timeout + 5
+        self.progress.note(
+            f"stopping: no new rows are sent; waiting up to {grace:g} s for the "
+            f"{self.delivering} rows in flight to finish. Press Ctrl-C again to stop at once "
+            "(rows in flight are then checked on their lead by the next run)."
+        )
+        self._cut_off = asyncio.get_running_loop().call_later(grace, self.cut_off)
+
+    def cut_off(self) -> None:
+        self.stopping = True
+        self.delivery.client.stop()
+        for task in self._tasks:
+            task.cancel()
+
+    # --- the run ------------------------------------------------------------------------------
 
     async def go(self, source: Source, workers: int) -> None:
         queue: asyncio.Queue[RowJob | None] = asyncio.Queue(maxsize=workers * 2)
         producer = asyncio.create_task(self._produce(source, queue, workers))
         pool = [asyncio.create_task(self._work(queue)) for _ in range(workers)]
+        self._tasks = [producer, *pool]
         try:
-            await asyncio.gather(producer, *pool)
+            outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
-            for task in (producer, *pool):
+            for task in self._tasks:
                 task.cancel()
+            if self._cut_off is not None:
+                self._cut_off.cancel()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                raise outcome
         if self.fatal is not None:
+            self.summary.stop = FATAL
             self.summary.stopped = self.fatal.answer.message
 
     async def _produce(self, source: Source, queue: asyncio.Queue, workers: int) -> None:
-        chunks = source.chunks()
-        search_path = f"lead.attributes.{self.plan.mapping.lead.search_by}"
-        while (
-            mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan, self.done)
-        ) is not None:
-            self.summary.blank += mapped.blank
-            for row, error_type, message, cells in mapped.failures():
-                if row not in self.done:
-                    self._finish_failed(row, error_type, message, cells)
-            for position in mapped.good():
-                row = mapped.rows[position]
-                if row in self.done:
-                    continue
-                cells = mapped.chunk.record(position)
-                if self.fatal is not None:
-                    self._finish_failed(mapped.rows[position], NOT_SENT, self._not_sent(), cells)
-                    continue
-                state, error_type, sent_at = self.states.get(row, ("", "", None))
-                job = RowJob(
-                    row,
-                    self.plan.payload(mapped, position),
-                    cells,
-                    self.plan.mapping.lead.search_by,
-                    mapped.values[search_path][position].as_py(),
-                    check_first=state == SENDING or error_type == "OutcomeUnknown",
-                    first_sent=_utc(sent_at),
-                )
-                await queue.put(job)
+        try:
+            await self._feed(source, queue)
+        except Exception:
+            for task in self._tasks[1:]:  # the workers would wait for rows forever
+                task.cancel()
+            raise
         for _ in range(workers):
             await queue.put(None)
+
+    async def _feed(self, source: Source, queue: asyncio.Queue) -> None:
+        """Rows in file order: those that did not map are failed at once, the others queued.
+        Returns early when the run stops or --max-rows is reached."""
+        chunks = source.chunks()
+        search_path = f"lead.attributes.{self.plan.mapping.lead.search_by}"
+        budget = self.options.max_rows
+        wanted = self._wanted
+        while (
+            mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan, wanted)
+        ) is not None:
+            good = ((mapped.rows[position], position) for position in mapped.good())
+            failures = ((failure[0], failure) for failure in mapped.failures())
+            for row, item in heapq.merge(good, failures, key=lambda pair: pair[0]):
+                if not wanted(row):
+                    continue
+                if self.stopping:
+                    return
+                if isinstance(item, tuple):  # it did not map
+                    _, error_type, message, cells = item
+                    self._finish_failed(row, error_type, message, encode_cells(cells))
+                    continue
+                cells = mapped.chunk.record(item)
+                line = encode_cells(cells)
+                if self.fatal is not None:
+                    self._finish_failed(row, NOT_SENT, self._not_sent(), line)
+                    continue
+                if budget is not None:
+                    if budget == 0:
+                        self.summary.stop = MAX_ROWS
+                        self.summary.stopped = f"--max-rows {self.options.max_rows:,} reached"
+                        return
+                    budget -= 1
+                state, error_type, sent_at, last_sent_at = self.states.get(
+                    row, ("", "", None, None)
+                )
+                job = RowJob(
+                    row,
+                    self.plan.payload(mapped, item),
+                    cells,
+                    self.plan.mapping.lead.search_by,
+                    mapped.values[search_path][item].as_py(),
+                    check_first=state == SENDING or error_type == "OutcomeUnknown",
+                    first_sent=_utc(sent_at),
+                    last_sent=_utc(last_sent_at),
+                    line=line,
+                )
+                await queue.put(job)
 
     async def _work(self, queue: asyncio.Queue) -> None:
         while (job := await queue.get()) is not None:
             if self.fatal is not None:
-                self._finish_failed(job.row, NOT_SENT, self._not_sent(), job.cells)
+                self._finish_failed(job.row, NOT_SENT, self._not_sent(), job.line)
                 continue
+            if self.stopping:
+                continue  # not sent: pending for the next run
             if job.key in self.busy:  # another worker holds this lead: it sends this row next
                 self.busy[job.key].append(job)
                 continue
@@ -336,56 +548,70 @@ class _Run:
                 while waiting:
                     current = waiting.popleft()
                     if self.fatal is not None:
-                        self._finish_failed(current.row, NOT_SENT, self._not_sent(), current.cells)
-                        continue
-                    try:
-                        self._finish(await self.delivery.deliver(current))
-                    except FatalError as exc:
-                        self.fatal = self.fatal or exc
-                        self.delivery.client.stopped = True
-                        self._finish_failed(
-                            current.row, exc.answer.error_type, exc.answer.message, current.cells
-                        )
-                    except RunStopped:
-                        self._finish_failed(current.row, NOT_SENT, self._not_sent(), current.cells)
-                    except OutcomeUnknown as exc:
-                        self._finish_failed(current.row, "OutcomeUnknown", str(exc), current.cells)
+                        self._finish_failed(current.row, NOT_SENT, self._not_sent(), current.line)
+                    elif not self.stopping:
+                        await self._deliver(current)
             finally:
                 del self.busy[job.key]
+
+    async def _deliver(self, job: RowJob) -> None:
+        self.delivering += 1
+        try:
+            self._finish(await self.delivery.deliver(job), job.line)
+        except FatalError as exc:
+            self.fatal = self.fatal or exc
+            self.delivery.client.stop()
+            self._finish_failed(job.row, exc.answer.error_type, exc.answer.message, job.line)
+        except RunStopped:
+            if self.fatal is not None:
+                self._finish_failed(job.row, NOT_SENT, self._not_sent(), job.line)
+            # else stopped before it left: pending for the next run
+        except OutcomeUnknown as exc:
+            self._finish_failed(job.row, "OutcomeUnknown", str(exc), job.line)
+        except asyncio.CancelledError:
+            if job.left:  # cut off with a call of it on the wire, or being checked
+                self._finish_failed(
+                    job.row,
+                    "OutcomeUnknown",
+                    "the run was stopped at once while this row's call was in flight: the "
+                    "next run looks its lead up before sending it again",
+                    job.line,
+                )
+            raise
+        finally:
+            self.delivering -= 1
+
+    def _wanted(self, row: int) -> bool:
+        """Whether this run sends (or fails) the row."""
+        if self.only is not None:
+            return row in self.only
+        return row not in self.done
 
     def _not_sent(self) -> str:
         assert self.fatal is not None
         return f"not sent: the run stopped ({self.fatal.answer.error_type})"
 
-    def _finish(self, result: RowResult) -> None:
+    def _finish(self, result: RowResult, line: str) -> None:
         if result.status == SUCCEEDED:
             self.journal.succeeded(
-                result.row,
-                result.cells,
-                result.activity_id,
-                result.lead_id,
-                result.possible_duplicate,
+                result.row, line, result.activity_id, result.lead_id, result.possible_duplicate
             )
             self.summary.rows += 1
             self.summary.succeeded += 1
             self.results.succeeded(
-                result.row,
-                result.activity_id,
-                result.lead_id,
-                result.cells,
-                result.possible_duplicate,
+                result.row, result.activity_id, result.lead_id, line, result.possible_duplicate
             )
             self._advance(True)
         else:
-            self._finish_failed(result.row, result.error_type, result.error, result.cells)
+            self._finish_failed(result.row, result.error_type, result.error, line)
 
-    def _finish_failed(self, row: int, error_type: str, message: str, cells: list[str]) -> None:
-        self.journal.failed(row, cells, error_type, message)
+    def _finish_failed(self, row: int, error_type: str, message: str, line: str) -> None:
+        self.journal.failed(row, line, error_type, message)
         self.summary.rows += 1
         self.summary.failed += 1
         if error_type == NOT_SENT:
             self.summary.not_sent += 1
-        self.results.failed(row, error_type, message, cells)
+        self.results.failed(row, error_type, message, line)
         self._advance(False)
 
     def _advance(self, succeeded: bool) -> None:
@@ -398,18 +624,21 @@ def _utc(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-def _next_mapped(chunks: Iterator, plan: Plan, done: set[int]) -> MappedChunk | None:
-    """The next chunk, mapped; one whose rows are all done is passed over unmapped."""
+def _next_mapped(chunks: Iterator, plan: Plan, wanted: Callable[[int], bool]) -> MappedChunk | None:
+    """The next chunk with a row this run wants, mapped; others are passed over unmapped."""
     for chunk in chunks:
-        rows = [*chunk.rows, *(bad.row for bad in chunk.bad)]
-        if done and rows and all(row in done for row in rows):
-            continue
-        return plan.map_chunk(chunk)
+        if any(map(wanted, chunk.rows)) or any(wanted(bad.row) for bad in chunk.bad):
+            return plan.map_chunk(chunk)
     return None
 
 
-def _count_rows(source: Source) -> int:
-    return sum(len(chunk) + len(chunk.bad) for chunk in source.chunks())
+def _count_rows(source: Source) -> tuple[int, int]:
+    """The rows of the input (bad ones included) and its blank rows."""
+    rows = blank = 0
+    for chunk in source.chunks():
+        rows += len(chunk) + len(chunk.bad)
+        blank += chunk.blank
+    return rows, blank
 
 
 def _hashes(input_path: Path, mapping_path: Path) -> dict[str, str]:

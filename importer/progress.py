@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 
 class Progress(Protocol):
-    def start(self, total: int | None) -> None: ...
+    def start(self, total: int | None, done: int = 0) -> None: ...
     def advance(self, succeeded: bool, failures: int, throttles: int) -> None: ...
     def note(self, message: str) -> None: ...
     def close(self) -> None: ...
@@ -26,8 +26,9 @@ class SilentProgress:
         self.done = 0
         self.echo = echo
 
-    def start(self, total: int | None) -> None:
+    def start(self, total: int | None, done: int = 0) -> None:
         self.total = total
+        self.done = done
 
     def advance(self, succeeded: bool, failures: int, throttles: int) -> None:
         self.done += 1
@@ -47,8 +48,8 @@ class BarProgress:
     def __init__(self) -> None:
         self._bar: tqdm | None = None
 
-    def start(self, total: int | None) -> None:
-        self._bar = tqdm(total=total, unit="row", dynamic_ncols=True, smoothing=0.05)
+    def start(self, total: int | None, done: int = 0) -> None:
+        self._bar = tqdm(total=total, initial=done, unit="row", dynamic_ncols=True, smoothing=0.05)
 
     def advance(self, succeeded: bool, failures: int, throttles: int) -> None:
         if self._bar is not None:

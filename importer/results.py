@@ -8,11 +8,28 @@ a byte-order mark, which Excel needs to show accents and which lsq-import reads 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import TextIO
 
 FAILURE_COLUMNS = ["_row", "_error_type", "_error"]
 ENCODING = "utf-8-sig"
+_NEEDS_QUOTES = frozenset(',"\r\n')
+
+
+def encode_cells(cells: list[str]) -> str:
+    """A row's cells as one CSV line without its line end: how results files and the journal
+    hold them, so that a resumed run copies them without parsing."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)  # its line end must be "\r\n": it quotes by it
+    return buffer.getvalue()[:-2]
+
+
+def _field(value: object) -> str:
+    text = str(value)
+    if _NEEDS_QUOTES.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
 
 
 class ResultWriter:
@@ -28,6 +45,11 @@ class ResultWriter:
 
     def write(self, extra: list[object], cells: list[str]) -> None:
         self._writer.writerow([*extra, *cells])
+        self.count += 1
+
+    def write_encoded(self, extra: list[object], line: str) -> None:
+        """Like ``write``, with the cells already encoded by ``encode_cells``."""
+        self._file.write(",".join(map(_field, extra)) + "," + line + "\r\n")
         self.count += 1
 
     def flush(self) -> None:
@@ -65,20 +87,22 @@ class RunResults:
         row: int,
         activity_id: str,
         lead_id: str,
-        cells: list[str],
+        line: str,
         possible_duplicate: bool = False,
         flush: bool = True,
     ) -> None:
-        self.success.write([row, activity_id, lead_id], cells)
+        """A row that succeeded; ``line`` is its cells as ``encode_cells`` gives them."""
+        self.success.write_encoded([row, activity_id, lead_id], line)
         if flush:
             self.success.flush()
         if possible_duplicate:
             self.possible_duplicates.append(row)
 
     def failed(
-        self, row: int, error_type: str, message: str, cells: list[str], flush: bool = True
+        self, row: int, error_type: str, message: str, line: str, flush: bool = True
     ) -> None:
-        self.failures.write([row, error_type, message], cells)
+        """A row that failed; ``line`` is its cells as ``encode_cells`` gives them."""
+        self.failures.write_encoded([row, error_type, message], line)
         if flush:
             self.failures.flush()
         self.failed_by_type[error_type] = self.failed_by_type.get(error_type, 0) + 1

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from importer.client import CallLost, Counters, LookupFailed
+from importer.client import CallLost, CallNotSent, Counters, LookupFailed, RunStopped
 from importer.delivery import (
     FAILED,
+    INTERRUPTED,
     SUCCEEDED,
     Delivery,
     FatalError,
@@ -33,14 +34,24 @@ class ScriptedClient:
         self.answers = list(answers)
         self.lookups = lookups or {}
         self.sent = 0
+        self.left = 0
         self.throttles: list[Any] = []
+        self.paused: list[float] = []
 
-    async def send(self, method: str, path: str, **_: Any) -> tuple[int, str]:
+    async def send(self, method: str, path: str, on_leave: Any = None, **_: Any) -> tuple[int, str]:
         self.sent += 1
         answer = self.answers.pop(0)
+        if isinstance(answer, RunStopped):  # the stop came while it waited for its turn
+            raise answer
+        if on_leave is not None:
+            on_leave()
+            self.left += 1
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def pause(self, seconds: float) -> None:
+        self.paused.append(seconds)
 
     async def lookup(self, method: str, path: str, **_: Any) -> Any:
         answer = self.lookups.get(path.rsplit("/", 1)[-1])
@@ -184,3 +195,35 @@ def test_without_a_date_time_only_a_recent_activity_matches():
     assert same_activity(sent, ACTIVITY, at) is True  # 5 minutes before the first attempt
     late = dt.datetime(2026, 3, 5, 9, 30, tzinfo=dt.UTC)
     assert same_activity(sent, ACTIVITY, late) is False  # an older, identical activity
+
+
+async def test_a_stop_before_the_first_call_leaves_the_row_to_do():
+    client = ScriptedClient([RunStopped()])
+    with pytest.raises(RunStopped):  # the worker leaves it pending: nothing is recorded
+        await deliver(client)
+    assert client.left == 0
+
+
+async def test_a_stop_between_attempts_fails_the_row_as_interrupted_with_the_last_error():
+    client = ScriptedClient([(502, "<html>Bad Gateway</html>"), RunStopped()])
+    result, _ = await deliver(client, backoff_base=1.0, backoff_cap=1.0)
+    assert result.status == FAILED
+    assert result.error_type == INTERRUPTED  # retryable: the next run sends it, unchecked
+    assert "last attempt: HTTP502" in result.error
+    assert len(client.paused) == 1 and client.left == 1
+
+
+async def test_each_call_that_leaves_is_counted_on_the_job():
+    client = ScriptedClient([CallNotSent("refused"), (502, ""), OK])
+    row = job()
+    before: list[int] = []
+    counters = Counters()
+    delivery = Delivery(
+        client,  # type: ignore[arg-type]
+        RetryPolicy(backoff_base=0.0, backoff_cap=0.0, settle=0.0),
+        counters,
+        before_send=lambda j: before.append(j.row),
+    )
+    result = await delivery.deliver(row)
+    assert result.status == SUCCEEDED
+    assert row.left == 3 and before == [7, 7, 7]

@@ -1,0 +1,8 @@
+"""The exit codes of ``lsq-import``: stable, for scripts and schedulers (README lists them)."""
+
+OK = 0  # every row succeeded
+ROWS_FAILED = 1  # some rows failed: failures.csv says why
+CONFIG = 2  # a mapping, file or option error, found before anything was sent
+STOPPED = 3  # LeadSquared stopped the run (bad keys, wrong host)
+MAX_ROWS_LEFT = 4  # --max-rows reached with rows left for the next run
+BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # stopped by a signal: run again to resume
