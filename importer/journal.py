@@ -12,8 +12,9 @@ copies finished rows into its results without parsing them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 PENDING, SENDING, SUCCEEDED, FAILED = "pending", "sending", "succeeded", "failed"
 #: Failures worth another try on a later run: the row's data was not the problem.
@@ -131,21 +132,135 @@ class Journal:
             (row, error_type, error, line),
         )
 
-    # --- what a resumed run needs --------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """A read-only view of the journal as it is now, which later marks do not change."""
+        return Snapshot(self.path)
 
-    def states(self) -> dict[int, RowState]:
-        """Every journaled row's (state, error type, first and last send time in UTC)."""
+
+class Snapshot:
+    """What a resumed run reads from the journal, all as of one moment (a read transaction on
+    a connection of its own): the rows done can be copied into the results in a thread while
+    the run goes on marking other rows."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("BEGIN")
+        self._db.execute("SELECT count(*) FROM meta").fetchone()  # the snapshot starts here
+
+    def close(self) -> None:
+        self._db.execute("COMMIT")
+        self._db.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def done_rows(self) -> RowSet:
+        """The rows finished for good: succeeded, or failed for a reason that will not pass."""
+        done = RowSet()
+        for (row,) in self._db.execute(f"SELECT row FROM rows WHERE {_DONE}"):
+            done.add(row)
+        return done
+
+    def open_rows(self) -> dict[int, RowState]:
+        """Every journaled row not finished for good: (state, error type, first and last send
+        time in UTC)."""
         return {
             row: (state, error_type or "", sent_at, last_sent_at)
             for row, state, error_type, sent_at, last_sent_at in self._db.execute(
-                "SELECT row, state, error_type, sent_at, last_sent_at FROM rows"
+                f"SELECT row, state, error_type, sent_at, last_sent_at FROM rows WHERE NOT {_DONE}"
             )
         }
 
-    def results(self) -> Iterator[tuple[int, str, str, str, str, str, int, str]]:
-        """Finished rows in row order: (row, state, activity, lead, error type, error, possible
-        duplicate, cells line)."""
-        return self._db.execute(
-            "SELECT row, state, activity_id, lead_id, error_type, error, possible_duplicate, "
-            "cells FROM rows WHERE state IN ('succeeded', 'failed') ORDER BY row"
+    def copy_done(self, success: TextIO, failures: TextIO) -> Replayed:
+        """Write the rows finished for good into results files, in row order, as CSV lines
+        built by SQLite: a resumed run's results hold them without a row parsed in Python."""
+        replayed = Replayed()
+        success.writelines(
+            line
+            for (line,) in self._db.execute(
+                f"SELECT row || ',' || {_csv('activity_id')} || ',' || {_csv('lead_id')} || ',' "
+                "|| cells || char(13, 10) FROM rows WHERE state = 'succeeded' ORDER BY row"
+            )
         )
+        failures.writelines(
+            line
+            for (line,) in self._db.execute(
+                f"SELECT row || ',' || {_csv('error_type')} || ',' || {_csv('error')} || ',' "
+                f"|| cells || char(13, 10) FROM rows WHERE state = 'failed' AND {_DONE} "
+                "ORDER BY row"
+            )
+        )
+        replayed.succeeded = self._db.execute(
+            "SELECT count(*) FROM rows WHERE state = 'succeeded'"
+        ).fetchone()[0]
+        replayed.failed_by_type = dict(
+            self._db.execute(
+                f"SELECT error_type, count(*) FROM rows WHERE state = 'failed' AND {_DONE} "
+                "GROUP BY error_type"
+            )
+        )
+        replayed.possible_duplicates = [
+            row
+            for (row,) in self._db.execute(
+                "SELECT row FROM rows WHERE state = 'succeeded' AND possible_duplicate ORDER BY row"
+            )
+        ]
+        return replayed
+
+
+@dataclass
+class Replayed:
+    """What ``Journal.copy_done`` wrote."""
+
+    succeeded: int = 0
+    failed_by_type: dict[str, int] = field(default_factory=dict)
+    possible_duplicates: list[int] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_by_type.values())
+
+
+class RowSet:
+    """A set of row numbers as one byte per row: a million done rows take a megabyte."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._count = 0
+
+    def add(self, row: int) -> None:
+        if row >= len(self._bits):
+            self._bits.extend(bytes(max(row + 1 - len(self._bits), len(self._bits))))
+        if not self._bits[row]:
+            self._bits[row] = 1
+            self._count += 1
+
+    def __contains__(self, row: object) -> bool:
+        return isinstance(row, int) and 0 <= row < len(self._bits) and self._bits[row] == 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def _retryable_sql() -> str:
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(RETRYABLE))
+    return f"(error_type IN ({kinds}) OR error_type GLOB 'HTTP5*')"
+
+
+#: A row finished for good, in SQL: ``is_retryable``'s rule, for the rows table.
+_DONE = f"(state = 'succeeded' OR (state = 'failed' AND NOT coalesce({_retryable_sql()}, 0)))"
+
+
+def _csv(column: str) -> str:
+    """A column as one CSV field, in SQL: quoted only if it must be, as the csv module does."""
+    value = f"coalesce({column}, '')"
+    return (
+        f"(CASE WHEN {value} GLOB ('*[\",' || char(13, 10) || ']*') "
+        f"THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END)"
+    )

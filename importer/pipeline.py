@@ -16,6 +16,7 @@ reach are ``pending``: counted in the summary, not written as failures, sent by 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import hashlib
 import heapq
@@ -42,9 +43,8 @@ from importer.delivery import (
     RowResult,
 )
 from importer.errors import ConfigError, Problem
-from importer.journal import FAILED as JOURNAL_FAILED
 from importer.journal import FILE_NAME as JOURNAL_FILE
-from importer.journal import SENDING, Journal, JournalError, RowState, is_retryable
+from importer.journal import SENDING, Journal, JournalError, Replayed, RowSet, RowState, Snapshot
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.progress import Progress, SilentProgress
@@ -213,6 +213,8 @@ async def run_import(
     results = RunResults(out_dir, source.header)
     log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     workers = options.worker_count()
+    copier = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lsq-import-results")
+    copy: concurrent.futures.Future[Replayed] | None = None
 
     def details() -> dict[str, Any]:
         return {
@@ -225,8 +227,13 @@ async def run_import(
 
     try:
         summary.total, summary.blank = await asyncio.to_thread(_count_rows, source)
-        states, done = await asyncio.to_thread(_load_states, journal)
-        only = {row for row in states if row not in done} if retry else None
+        snapshot = journal.snapshot()
+        states, done = await asyncio.to_thread(_load_states, snapshot)
+        only = set(states) if retry else None
+        if done:  # the results files get the rows done, copied in a thread as sending begins
+            copy = copier.submit(results.replay(snapshot))
+        else:
+            snapshot.close()
         if log is not None:
             log.write("run", **details(), rate=str(options.rate), rows=summary.total)
         async with LeadSquaredClient.new_session(workers, options.timeout) as session:
@@ -251,15 +258,26 @@ async def run_import(
             run = _Run(
                 plan, delivery, results, summary, progress, journal, states, done, options, only
             )
-            replayed = await asyncio.to_thread(run.replay)
-            progress.start(summary.total, replayed)
-            if replayed:
-                progress.note(f"resuming: {replayed:,} of {summary.total:,} rows already done")
+            summary.done_before = len(done)
+            progress.start(summary.total, len(done))
+            if done:
+                progress.note(f"resuming: {len(done):,} of {summary.total:,} rows already done")
             if stop.requests:  # asked to stop while preparing
                 run.stop(stop.requests)
             await run.go(source, workers)
     finally:
         stop.listen(None)
+        if copy is not None:
+            replayed = None
+            try:
+                replayed = await _copied(copy)
+            finally:
+                results.replayed(replayed)
+                snapshot.close()
+                copier.shutdown()
+            summary.rows += replayed.succeeded + replayed.failed
+            summary.succeeded += replayed.succeeded
+            summary.failed += replayed.failed
         results.close()
         progress.close()
         journal.close()
@@ -296,15 +314,18 @@ _LOGGED_SUMMARY = (
 )
 
 
-def _load_states(journal: Journal) -> tuple[dict[int, RowState], set[int]]:
-    """Every journaled row's state, and the rows finished for good (never sent again)."""
-    states = journal.states()
-    done = {
-        row
-        for row, (state, error_type, _, _) in states.items()
-        if state == SUCCEEDED or (state == JOURNAL_FAILED and not is_retryable(error_type))
-    }
-    return states, done
+def _load_states(snapshot: Snapshot) -> tuple[dict[int, RowState], RowSet]:
+    """The journaled rows not finished for good, and the rows that are (never sent again)."""
+    return snapshot.open_rows(), snapshot.done_rows()
+
+
+async def _copied(copy: concurrent.futures.Future[Replayed]) -> Replayed:
+    """The copy's outcome, once it is over: the results files are not closed under it."""
+    try:
+        return await asyncio.shield(asyncio.wrap_future(copy))
+    except asyncio.CancelledError:
+        copy.result()
+        raise
 
 
 def _open_journal(
@@ -380,7 +401,7 @@ class _Run:
         progress: Progress,
         journal: Journal,
         states: dict[int, RowState],
-        done: set[int],
+        done: RowSet,
         options: RunOptions,
         only: set[int] | None = None,
     ) -> None:
@@ -400,28 +421,6 @@ class _Run:
         self.delivering = 0  # rows in Delivery.deliver now
         self._tasks: list[asyncio.Task] = []
         self._cut_off: asyncio.TimerHandle | None = None
-
-    def replay(self) -> int:
-        """Put the rows an earlier run finished for good into this run's results (in a thread,
-        before any worker starts: it copies the journal's text, parsing nothing)."""
-        count = 0
-        succeeded = self.results.succeeded
-        failed = self.results.failed
-        for row, state, activity, lead, kind, error, duplicate, line in self.journal.results():
-            if row not in self.done:
-                continue
-            count += 1
-            if state == SUCCEEDED:
-                succeeded(row, activity or "", lead or "", line, bool(duplicate), False)
-            else:
-                failed(row, kind or "", error or "", line, False)
-        self.results.success.flush()
-        self.results.failures.flush()
-        self.summary.rows += count
-        self.summary.done_before = count
-        self.summary.succeeded += self.results.success.count
-        self.summary.failed += self.results.failures.count
-        return count
 
     # --- stopping ---------------------------------------------------------------------------
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from importer.journal import Replayed, Snapshot
 
 FAILURE_COLUMNS = ["_row", "_error_type", "_error"]
 ENCODING = "utf-8-sig"
@@ -42,6 +46,7 @@ class ResultWriter:
         self._writer = csv.writer(self._file)
         self._writer.writerow([*extra, *header])
         self.count = 0
+        self._held: list[str] | None = None
 
     def write(self, extra: list[object], cells: list[str]) -> None:
         self._writer.writerow([*extra, *cells])
@@ -49,11 +54,27 @@ class ResultWriter:
 
     def write_encoded(self, extra: list[object], line: str) -> None:
         """Like ``write``, with the cells already encoded by ``encode_cells``."""
-        self._file.write(",".join(map(_field, extra)) + "," + line + "\r\n")
+        text = ",".join(map(_field, extra)) + "," + line + "\r\n"
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            self._file.write(text)
         self.count += 1
 
+    def hold(self) -> TextIO:
+        """Keep new rows in memory until ``release``; the file is the caller's meanwhile."""
+        self._held = []
+        return self._file
+
+    def release(self) -> None:
+        """Write the rows held, and write the next ones straight to the file again."""
+        held, self._held = self._held or [], None
+        self._file.writelines(held)
+        self.flush()
+
     def flush(self) -> None:
-        self._file.flush()
+        if self._held is None:
+            self._file.flush()
 
     def close(self) -> None:
         self._file.close()
@@ -106,6 +127,24 @@ class RunResults:
         if flush:
             self.failures.flush()
         self.failed_by_type[error_type] = self.failed_by_type.get(error_type, 0) + 1
+
+    def replay(self, snapshot: Snapshot) -> Callable[[], Replayed]:
+        """Start copying the rows an earlier run finished for good from the journal; returns
+        the copy, to run in a thread. Rows finished meanwhile are held in memory (the journal
+        has them) and written after the copied ones: call ``replayed`` once the copy is done."""
+        success, failures = self.success.hold(), self.failures.hold()
+        return lambda: snapshot.copy_done(success, failures)
+
+    def replayed(self, replayed: Replayed | None) -> None:
+        """The copy is over (``None``: it failed): count what it wrote, write what was held."""
+        if replayed is not None:
+            self.success.count += replayed.succeeded
+            self.failures.count += replayed.failed
+            for kind, count in replayed.failed_by_type.items():
+                self.failed_by_type[kind] = self.failed_by_type.get(kind, 0) + count
+            self.possible_duplicates[:0] = replayed.possible_duplicates
+        self.success.release()
+        self.failures.release()
 
     def close(self) -> None:
         self.success.close()
