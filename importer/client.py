@@ -82,6 +82,7 @@ class LeadSquaredClient:
         self.counters = counters
         self.on_throttle = on_throttle  # called with (stated limit) after each throttle
         self.log = log  # every call and its outcome, one JSON line each
+        self.on_wire = 0  # calls sent whose answer has not come back yet
         self._stop = asyncio.Event()  # set when the run stops: calls still waiting are not sent
         self._warm = False
         self._warming = asyncio.Lock()
@@ -156,6 +157,7 @@ class LeadSquaredClient:
         self.counters.calls += 1
         headers = self.connection.headers()
         started = time.monotonic()
+        self.on_wire += 1
         try:
             async with self.session.request(
                 method, self.connection.base_url + path, params=params, json=body, headers=headers
@@ -169,6 +171,8 @@ class LeadSquaredClient:
             error = self._describe(exc)
             self._log(path, row, started, body, outcome="answer_lost", error=error)
             raise CallLost(error) from None
+        finally:
+            self.on_wire -= 1
         if self.log is not None:
             answer = classify_response(status, text)
             fields = (

@@ -418,7 +418,6 @@ class _Run:
         self.busy: dict[tuple[str, str], deque[RowJob]] = {}
         self.fatal: FatalError | None = None
         self.stopping = False  # asked to stop: send nothing new
-        self.delivering = 0  # rows in Delivery.deliver now
         self._tasks: list[asyncio.Task] = []
         self._cut_off: asyncio.TimerHandle | None = None
 
@@ -438,9 +437,15 @@ class _Run:
         grace = self.options.grace
         if grace is None:
             grace = self.options.timeout + 5
+        calls = self.delivery.client.on_wire
+        waiting = (
+            f"waiting up to {grace:g} s for the {calls} call{'' if calls == 1 else 's'} in "
+            "flight to finish"
+            if calls
+            else "no call is in flight"
+        )
         self.progress.note(
-            f"stopping: no new rows are sent; waiting up to {grace:g} s for the "
-            f"{self.delivering} rows in flight to finish. Press Ctrl-C again to stop at once "
+            f"stopping: no new rows are sent; {waiting}. Press Ctrl-C again to stop at once "
             "(rows in flight are then checked on their lead by the next run)."
         )
         self._cut_off = asyncio.get_running_loop().call_later(grace, self.cut_off)
@@ -554,7 +559,6 @@ class _Run:
                 del self.busy[job.key]
 
     async def _deliver(self, job: RowJob) -> None:
-        self.delivering += 1
         try:
             self._finish(await self.delivery.deliver(job), job.line)
         except FatalError as exc:
@@ -577,8 +581,6 @@ class _Run:
                     job.line,
                 )
             raise
-        finally:
-            self.delivering -= 1
 
     def _wanted(self, row: int) -> bool:
         """Whether this run sends (or fails) the row."""

@@ -117,6 +117,7 @@ def test_one_signal_lets_calls_in_flight_finish_then_resume_finishes(tmp_path, s
         name = signal.Signals(signum).name
         assert returncode == code, stderr
         assert "stopping: no new rows are sent; waiting up to 7 s for the" in stderr
+        assert "calls in flight to finish. Press Ctrl-C again to stop at once" in stderr
         assert f"Interrupted ({name}). Every row's state is in {out}" in stderr
         assert "run the same command again to resume" in stderr
         states = journal_states(out)
