@@ -6,6 +6,7 @@ Exit codes: 0 every row is fine, 1 some rows failed, 2 a config or file error (n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -17,8 +18,8 @@ import click
 from importer import __version__, exitcodes
 from importer.calllog import FILE_NAME as CALL_LOG
 from importer.config import Mapping, load_mapping
-from importer.errors import ConfigError, Problem, SourceError
-from importer.validation import validate_file
+from importer.errors import AccountError, ConfigError, Problem, SourceError
+from importer.validation import open_input, validate_file
 
 if TYPE_CHECKING:
     from importer.pipeline import RunSummary, StopSwitch
@@ -33,12 +34,83 @@ class _Group(click.Group):
         except (ConfigError, SourceError) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exitcodes.CONFIG)
+        except AccountError as exc:
+            if exc.refused:
+                click.echo(f"Stopped: {exc}", err=True)
+                ctx.exit(exitcodes.STOPPED)
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exitcodes.CONFIG)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lsq-import")
 def main() -> None:
     """Load CSV and Excel spreadsheets into LeadSquared as leads and activities."""
+
+
+def _connection_options(function: F) -> F:
+    """Where the account is: --host or --region (else LSQ_HOST, else found from the keys)."""
+    function = click.option(
+        "--region",
+        default=None,
+        metavar="REGION",
+        help="Instead of --host: sg, us11, in21, in22, ir31 or ca12.",
+    )(function)
+    return click.option(
+        "--host",
+        default=None,
+        help="LeadSquared API host (default: LSQ_HOST, else the account's own, found from "
+        "the keys).",
+    )(function)
+
+
+def _account_call(host: str | None, region: str | None, work: Callable[..., Any]) -> Any:
+    """Run ``work(client)`` against the account, rate-limited (25 calls per 5 s), after finding
+    its host if none was given. Notes go to stderr."""
+    import asyncio
+
+    from importer.client import Counters, LeadSquaredClient
+    from importer.connection import resolve_connection
+    from importer.limiter import Rate, RateLimiter
+    from importer.preflight import preflight
+
+    connection = resolve_connection(host, region)
+
+    async def go() -> Any:
+        limiter, counters = RateLimiter(Rate(25, 5.0)), Counters()
+        found, _ = await preflight(
+            connection,
+            None,
+            limiter,
+            counters,
+            30.0,
+            check=False,
+            note=lambda message: click.echo(message, err=True),
+        )
+        async with LeadSquaredClient.new_session(2, 30.0) as session:
+            return await work(LeadSquaredClient(session, found, limiter, counters))
+
+    return asyncio.run(go())
+
+
+def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Any:
+    from importer.account import fetch_account
+    from importer.preflight import event_code
+
+    code = event_code(mapping)
+    return _account_call(
+        host, region, lambda client: fetch_account(client, [code] if code is not None else [])
+    )
+
+
+def _checked_against(account: Any, mapping: Mapping) -> str:
+    from importer.preflight import event_code
+
+    code = event_code(mapping)
+    activity = account.activity_type(code) if code is not None else None
+    what = f", activity {activity.code} {activity.name}" if activity else ""
+    org = account.user.org_name or account.user.org_id
+    return f"Checked against the account {org} at {account.host}{what}"
 
 
 @main.command()
@@ -74,19 +146,43 @@ def main() -> None:
     type=click.IntRange(min=0),
     help="How many failing rows to print.",
 )
+@click.option(
+    "--check-account",
+    is_flag=True,
+    help="Also check the mapping and every value against the account's fields and activity "
+    "types (reads the account's metadata: needs keys; sends no row).",
+)
+@_connection_options
 def validate(
-    input_file: Path, mapping_file: Path, out_dir: Path | None, show: int, examples: int
+    input_file: Path,
+    mapping_file: Path,
+    out_dir: Path | None,
+    show: int,
+    examples: int,
+    check_account: bool,
+    host: str | None,
+    region: str | None,
 ) -> None:
-    """Map every row of INPUT offline and report what would fail. Sends nothing.
+    """Map every row of INPUT offline and report what would fail. Sends no row.
 
     Exit 0 when every row maps, 1 when some rows fail, 2 on a mapping or file error.
     """
     mapping = load_mapping(mapping_file)
+    account = None
+    if check_account:
+        open_input(input_file, mapping)  # file and header problems first, before any call
+        account = _read_account(host, region, mapping)
     try:
-        report = validate_file(input_file, mapping, out_dir=out_dir, show=show, examples=examples)
+        report = validate_file(
+            input_file, mapping, out_dir=out_dir, show=show, examples=examples, account=account
+        )
     except ConfigError as exc:  # the mapping does not fit the file: name the mapping
         raise ConfigError(exc.problems, source=str(mapping_file)) from None
     click.echo(f"Read {report.source}")
+    if account is not None:
+        click.echo(_checked_against(account, mapping))
+        for note in report.notes:
+            click.echo(f"  {note}")
     for row, payload in report.payloads:
         click.echo(f"# row {row}")
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -94,6 +190,11 @@ def validate(
         click.echo(f"First {len(report.examples)} failing rows:")
         for row, error_type, message in report.examples:
             click.echo(f"  row {row}  {error_type}  {message}")
+    if account is not None and report.groups:
+        click.echo("Problems by mapping path:")
+        for (path, kind), group in report.groups.items():
+            rows = ", ".join(map(str, group.rows)) + (", ..." if group.count > 5 else "")
+            click.echo(f"  {path}  {kind}  {_count(group.count, 'row')} ({rows}): {group.message}")
     blank = f"; {_count(report.blank, 'blank row')} skipped" if report.blank else ""
     click.echo(f"{_count(report.rows, 'row')}: {report.mapped} map, {report.failed} fail{blank}")
     if report.failures_path is not None:
@@ -153,6 +254,13 @@ def _sending_options(function: F) -> F:
             show_default=True,
             type=click.IntRange(min=0),
             help="Resends after a transient error (5xx, timeout, lost connection).",
+        ),
+        click.option(
+            "--check-account/--no-check-account",
+            default=True,
+            show_default=True,
+            help="Before sending, check the mapping and every row's values against the "
+            "account's fields and activity types (4 calls; saved as OUT/account.json).",
         ),
         click.option(
             "--max-rows",
@@ -323,6 +431,7 @@ def _send(
         grace=sending["grace"],
         log_path=sending["log_file"] or out_dir / CALL_LOG,
         log_payloads=sending["log_payloads"],
+        check_account=sending["check_account"],
     )
     quiet = sending["quiet"]
     connection = None if use_sandbox else resolve_connection(sending["host"], sending["region"])
@@ -435,6 +544,193 @@ def _print_summary(summary: RunSummary) -> None:
     elif summary.stopped:
         click.echo(f"Stopped: {summary.stopped}", err=True)
     click.echo(f"Results: {out / 'success.csv'}, {out / 'failures.csv'}, {out / 'summary.json'}")
+
+
+@main.command()
+@_connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def whoami(host: str | None, region: str | None, as_json: bool) -> None:
+    """Who the keys belong to: user, org, role, the account's API host, time zone and country.
+
+    Without --host, --region or LSQ_HOST, the account's host is found from the keys (the call
+    works on any host); `run` does the same and says which host it picked.
+    """
+    from importer.account import whoami as read_user
+
+    user = _account_call(host, region, read_user)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(user) | {"country": user.country}, indent=2))
+        return
+    country = f" ({user.country})" if user.country else ""
+    rows = [
+        ("User", f"{user.name} <{user.email}>" if user.email else user.name),
+        ("Role", user.role),
+        ("Org", f"{user.org_name} ({user.org_id})" if user.org_id else user.org_name),
+        ("API host", user.api_host),
+        ("Time zone", user.time_zone),
+        ("Country", f"{user.country_code}{country}"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':<11}{value}")
+
+
+@main.command("activity-types")
+@_connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def activity_types_command(host: str | None, region: str | None, as_json: bool) -> None:
+    """The account's activity types: the event codes a mapping's activity.event can take."""
+    from importer.account import activity_types
+
+    found = _account_call(host, region, activity_types)
+    if as_json:
+        click.echo(json.dumps([{"code": t.code, "name": t.name} for t in found], indent=2))
+        return
+    click.echo(_table(["CODE", "NAME"], [[str(t.code), t.name] for t in found]))
+
+
+@main.command()
+@_connection_options
+@click.option(
+    "--activity",
+    "code",
+    type=int,
+    default=None,
+    metavar="CODE",
+    help="List this activity type's fields instead of the lead fields.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def fields(host: str | None, region: str | None, code: int | None, as_json: bool) -> None:
+    """The account's lead fields, or one activity type's fields: schema name (what a mapping
+    uses), display name, data type, mandatory, unique, maximum length and dropdown options."""
+    from importer.account import activity_fields, lead_fields
+
+    if code is None:
+        found = _account_call(host, region, lead_fields)
+    else:
+        found = _account_call(host, region, lambda client: activity_fields(client, code))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(f) for f in found], indent=2))
+        return
+    rows: list[list[str]] = []
+
+    def add(spec: Any, indent: str) -> None:
+        rows.append(
+            [
+                indent + spec.schema_name,
+                spec.display_name,
+                "custom field set" if spec.is_set else spec.data_type,
+                "yes" if spec.mandatory else "",
+                "yes" if spec.unique else "",
+                str(spec.max_length or ""),
+                _shorten(", ".join(spec.options), 60),
+            ]
+        )
+        for inner in spec.fields:
+            add(inner, indent + "  ")
+
+    for spec in found:
+        add(spec, "")
+    headers = ["SCHEMA NAME", "DISPLAY NAME", "TYPE", "MANDATORY", "UNIQUE", "MAX", "OPTIONS"]
+    click.echo(_table(headers, rows))
+
+
+@main.command("init-mapping")
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "--activity",
+    "code",
+    type=int,
+    required=True,
+    metavar="CODE",
+    help="The activity type each row posts (lsq-import activity-types lists them).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the mapping to this file (default: print it).",
+)
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@click.option("--sheet", default=None, help="For a workbook: the sheet (default: the widest).")
+@_connection_options
+def init_mapping(
+    input_file: Path,
+    code: int,
+    output: Path | None,
+    force: bool,
+    sheet: str | None,
+    host: str | None,
+    region: str | None,
+) -> None:
+    """Write a starter mapping for INPUT: each column matched to the most likely field.
+
+    Columns are matched by schema name, display name and common synonyms to the account's lead
+    fields, custom field sets and the activity type's fields (with keys), or to LeadSquared's
+    standard lead fields (without). Types come from the fields, date formats from the values;
+    unmatched columns are listed as comments. Check it, then run validate --check-account.
+    """
+    from importer.account import ActivityType
+    from importer.connection import resolve_connection
+    from importer.scaffold import pick_sheet, scaffold
+    from importer.source import open_source
+
+    if output is not None and output.exists() and not force:
+        raise click.UsageError(f"{output} exists; add --force to overwrite it")
+    sheet = sheet or pick_sheet(input_file)
+    source = open_source(input_file, sheet=sheet)
+    sample: list[list[str]] = []
+    for chunk in source.chunks():
+        sample += [chunk.record(i) for i in range(min(len(chunk), 500 - len(sample)))]
+        if len(sample) >= 500:
+            break
+    try:
+        resolve_connection(host, region)
+        keys = True
+    except ConfigError:
+        keys = False
+    account = None
+    if keys:
+        from importer.account import fetch_account
+
+        account = _account_call(host, region, lambda client: fetch_account(client, [code]))
+        activity = account.activity_type(code)
+        if activity is None:
+            known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types)
+            raise click.BadParameter(
+                f"{code} is not an activity type of this account: {known}", param_hint="--activity"
+            )
+    else:
+        click.echo(
+            "No keys (LSQ_ACCESS_KEY, LSQ_SECRET_KEY): matching against LeadSquared's standard "
+            "lead fields; the activity's own fields are left for you to map.",
+            err=True,
+        )
+        activity = ActivityType(code, "", None)
+    made = scaffold(source, sample, activity, account, sheet)
+    if output is None:
+        click.echo(made.text, nl=False)
+    else:
+        output.write_text(made.text, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)
+    click.echo(
+        f"{_count(len(made.matched), 'column')} matched"
+        + (f"; not matched: {', '.join(made.unmatched)}" if made.unmatched else ""),
+        err=True,
+    )
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:

@@ -51,7 +51,13 @@ async def _first(*awaitables: Any) -> None:
 
 
 class LookupFailed(Exception):
-    """A read-only call could not be made to answer."""
+    """A read-only call could not be made to answer. ``fatal``: the keys or the host were
+    refused, as they would be for every call."""
+
+    def __init__(self, message: str, fatal: bool = False, detail: str = "") -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.detail = detail or message  # the answer's own message, without its type
 
 
 @dataclass
@@ -246,5 +252,9 @@ class LeadSquaredClient:
                     pass
             failures += 1
             if answer.verdict in (Verdict.REJECTED, Verdict.FATAL) or failures >= attempts:
-                raise LookupFailed(f"{answer.error_type}: {answer.message}")
+                raise LookupFailed(
+                    f"{answer.error_type}: {answer.message}",
+                    answer.verdict is Verdict.FATAL,
+                    answer.message,
+                )
             await self.pause(min(2**failures, 10) * 0.1)

@@ -1,7 +1,9 @@
 """Where to send and with which keys: host, region, access and secret keys.
 
 Keys come from ``LSQ_ACCESS_KEY`` / ``LSQ_SECRET_KEY`` (or a ``.env`` file in the working
-folder); the host from ``--host``, ``--region`` or ``LSQ_HOST``. Keys travel only in the
+folder); the host from ``--host``, ``--region`` or ``LSQ_HOST``, or, when none is given, from
+the account itself (``discover``: asked of ``LSQ_DISCOVERY_HOST``, by default the Singapore
+host). Keys travel only in the
 ``x-LSQ-*`` headers, never in a URL, and ``Secrets.redact`` scrubs them from any text shown.
 """
 
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 from importer.errors import ConfigError, Problem
 
+DISCOVERY_HOST = "https://api.leadsquared.com"
 REGIONS = {
     "sg": "api.leadsquared.com",
     "us11": "api-us11.leadsquared.com",
@@ -32,6 +35,8 @@ class Connection:
     base_url: str
     access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
+    #: No host was given: ``base_url`` is where to ask UserByAccessKey.Get for the account's.
+    discover: bool = False
 
     def headers(self) -> dict[str, str]:
         return {"x-LSQ-AccessKey": self.access_key, "x-LSQ-SecretKey": self.secret_key}
@@ -69,15 +74,10 @@ def resolve_connection(
             url = f"https://{REGIONS[region.lower()]}"
     else:
         url = host or env.get("LSQ_HOST", "")
-    if not url:
-        problems.append(
-            Problem(
-                "host",
-                "no LeadSquared host: give --host URL, --region (in21, us11, ...), "
-                "or set LSQ_HOST; or try the sandbox with --sandbox",
-            )
-        )
-    else:
+    discover = not url and not region
+    if discover:  # UserByAccessKey.Get answers on any host and names the account's own
+        url = env.get("LSQ_DISCOVERY_HOST") or DISCOVERY_HOST
+    if url:
         url = url if "://" in url else f"https://{url}"
         problem = _check_url(url)
         if problem:
@@ -93,7 +93,7 @@ def resolve_connection(
         )
     if problems:
         raise ConfigError(problems)
-    return Connection(url.rstrip("/"), access, secret)
+    return Connection(url.rstrip("/"), access, secret, discover)
 
 
 def _check_url(url: str) -> str | None:

@@ -3,6 +3,8 @@
     ImporterError                  base of everything lsq-import raises on purpose
     ├── ConfigError                the mapping is wrong: nothing is sent (exit 2)
     ├── SourceError                the input file cannot be read as asked: nothing is sent (exit 2)
+    ├── AccountError               the account's metadata cannot be read: nothing is sent (exit 2;
+    │                              3 when LeadSquared refused the keys or the host)
     └── RowError                   one row cannot be mapped: record it as a failure, go on
 
 A ConfigError carries every problem found at once as ``Problem`` items (a path in the mapping
@@ -36,9 +38,10 @@ class ConfigError(ImporterError):
     def __init__(self, problems: list[Problem], source: str | None = None) -> None:
         self.problems = problems
         self.source = source
-        head = f"{source}: " if source else ""
         count = len(problems)
-        lines = [f"{head}{count} problem{'s' if count != 1 else ''} in the mapping:"]
+        noun = f"{count} problem{'s' if count != 1 else ''}"
+        # without a mapping file to name, the problems are in the options or the environment
+        lines = [f"{source}: {noun} in the mapping:" if source else f"{noun}:"]
         lines += [f"  {p}" for p in problems]
         super().__init__("\n".join(lines))
 
@@ -47,6 +50,16 @@ class SourceError(ImporterError):
     """The input file cannot be read as asked (missing, no such sheet, undecodable).
 
     Nothing is sent."""
+
+
+class AccountError(ImporterError):
+    """The account cannot be read (whoami, its fields, its activity types). Nothing is sent.
+
+    ``refused``: LeadSquared refused the keys or the host, as it would every call."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class RowError(ImporterError):

@@ -11,16 +11,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.config import TEMPLATE_PART, Mapping, Rule
+from importer.config import TEMPLATE_PART, Mapping, Rule, check_timezone
 from importer.convert import CONVERTERS, Conversion
 from importer.errors import ConfigError, Problem
 from importer.source import BadRow, Chunk
+
+if TYPE_CHECKING:
+    from importer.account import Account
+    from importer.preflight import Target
 
 INVALID_VALUE = "InvalidValue"
 MISSING_VALUE = "MissingValue"
@@ -105,6 +109,53 @@ class Plan:
         if problems:
             raise ConfigError(problems)
         self._index = {name: header.index(name) for name in header}
+        self.account: Account | None = None
+        self._fields: dict[str, Target] = {}
+        self._activity = ""
+
+    def use_account(self, account: Account) -> list[str]:
+        """Check the mapping against the account's fields and activity types (ConfigError with
+        every problem), and from now on fail the rows whose values the fields will not take.
+        Where the mapping sets no time zone or phone country, the account's are used; returns
+        notes saying so."""
+        from importer.preflight import check_constant, event_code, field_for, mapping_problems
+
+        notes = []
+        problems = mapping_problems(self.mapping, account)
+        source = self.mapping.source
+        zone = account.user.time_zone
+        if "timezone" not in source.model_fields_set and zone:
+            if _is_timezone(zone):
+                self.timezone = zone
+                notes.append(f"times are read in the account's time zone, {zone}")
+            else:
+                notes.append(
+                    f"the account's time zone {zone!r} is not a tz database name: times are "
+                    "read as UTC; set source.timezone"
+                )
+        if source.country is None and account.user.country:
+            self.country = account.user.country
+            notes.append(f"phone numbers default to the account's country, {self.country}")
+        self._fields = {
+            target.path: found
+            for target in self.targets
+            if (found := field_for(target.path, self.mapping, account)) is not None
+        }
+        code = event_code(self.mapping)
+        activity = account.activity_type(code) if code is not None else None
+        self._activity = f"{activity.code} ({activity.name})" if activity else ""
+        for target in self.targets:
+            check = self._fields.get(target.path)
+            if check is None:
+                continue
+            for where, text in _constants(target.rule):
+                converted = self._convert(pa.array([text], pa.string()), target.rule).values[0]
+                if converted.is_valid and (why := check_constant(check, converted.as_py())):
+                    problems.append(Problem(f"{target.path}.{where}", why))
+        if problems:
+            raise ConfigError(problems)
+        self.account = account
+        return notes
 
     # --- checks before any row is read ---------------------------------------------------
 
@@ -137,17 +188,7 @@ class Plan:
         problems = []
         for target in self.targets:
             rule = target.rule
-            checks = []
-            if rule.value is not None:
-                checks.append(("value", rule.value))
-            if rule.default is not None:
-                checks.append(("default", rule.default))
-            for key, value in (rule.map or {}).items():
-                checks.append((f"map.{key}", value))
-            for where, text in checks:
-                text = text.strip()
-                if not text:
-                    continue
+            for where, text in _constants(rule):
                 conversion = self._convert(pa.array([text], pa.string()), rule)
                 if not conversion.values[0].is_valid:
                     problems.append(Problem(f"{target.path}.{where}", conversion.explain(text)))
@@ -221,7 +262,28 @@ class Plan:
                 )
             elif rule.on_empty == "clear":
                 out = pc.if_else(empty, "", out)
+        if self.account is not None:
+            found += self._account_problems(target, out, {i for i, _ in found})
         return out, found
+
+    def _account_problems(
+        self, target: _Target, out: pa.Array, flagged: set[int]
+    ) -> list[tuple[int, RowProblem]]:
+        from importer.preflight import event_problems, value_problems
+
+        assert self.account is not None
+        check = self._fields.get(target.path)
+        if check is not None:
+            judged = value_problems(check, out, self._activity)
+        elif target.path == "activity.event" and target.rule.value is None:
+            judged = event_problems(out, self.account)
+        else:
+            return []
+        return [
+            (i, RowProblem(kind, target.path, message))
+            for i, kind, message in judged
+            if i not in flagged
+        ]
 
     def _convert(self, values: pa.Array, rule: Rule) -> Conversion:
         return CONVERTERS[rule.type](values, rule, self.timezone, self.country)
@@ -294,6 +356,26 @@ def _entries(
         if inner := pairs(f"{sets_path}.{cfs}", names):
             entries.append({key: cfs, "Value": "", "Fields": inner})
     return entries
+
+
+def _is_timezone(zone: str) -> bool:
+    try:
+        check_timezone(zone)
+    except ValueError:
+        return False
+    return True
+
+
+def _constants(rule: Rule) -> list[tuple[str, str]]:
+    """A rule's constant texts (value, default, map values) with where each sits in the rule."""
+    found = []
+    if rule.value is not None:
+        found.append(("value", rule.value))
+    if rule.default is not None:
+        found.append(("default", rule.default))
+    for key, value in (rule.map or {}).items():
+        found.append((f"map.{key}", value))
+    return [(where, text.strip()) for where, text in found if text.strip()]
 
 
 def _fill_template(template: str, column: Callable[[str], pa.Array]) -> pa.Array:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from importer import exitcodes
+from importer.account import FILE_NAME as ACCOUNT_FILE
 from importer.calllog import FILE_NAME as CALL_LOG
 from importer.calllog import CallLog
 from importer.client import Counters, LeadSquaredClient, RunStopped
@@ -47,6 +48,7 @@ from importer.journal import FILE_NAME as JOURNAL_FILE
 from importer.journal import SENDING, Journal, JournalError, Replayed, RowSet, RowState, Snapshot
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
+from importer.preflight import preflight
 from importer.progress import Progress, SilentProgress
 from importer.results import RunResults, encode_cells, write_summary
 from importer.source import Source
@@ -72,6 +74,8 @@ class RunOptions:
     #: The JSON-lines call log (None: none); ``log_payloads`` adds each call's body to it.
     log_path: Path | None = None
     log_payloads: bool = False
+    #: Check the mapping and the values against the account's metadata before sending.
+    check_account: bool = True
 
     def worker_count(self) -> int:
         if self.workers:
@@ -207,9 +211,27 @@ async def run_import(
             task.cancel()
 
     stop.listen(stop_requested)
+    limiter = RateLimiter(options.rate, options.margin)  # the pre-flight's calls count too
+    counters = Counters()
+    account = None
+    if options.check_account or connection.discover:
+        connection, account = await preflight(
+            connection,
+            mapping,
+            limiter,
+            counters,
+            options.timeout,
+            check=options.check_account,
+            note=progress.note,
+        )
+        if account is not None:
+            for note in plan.use_account(account):  # ConfigError: every problem, none sent
+                progress.note(note)
     hashes = await asyncio.to_thread(_hashes, Path(input_path), Path(mapping_path))
     journal = _open_journal(out_dir, hashes, fresh, input_path, mapping_path, started_at)
-    summary = RunSummary(rate=str(options.rate), out_dir=out_dir)
+    if account is not None:
+        account.save(out_dir)
+    summary = RunSummary(rate=str(options.rate), out_dir=out_dir, counters=counters)
     results = RunResults(out_dir, source.header)
     log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     workers = options.worker_count()
@@ -237,7 +259,6 @@ async def run_import(
         if log is not None:
             log.write("run", **details(), rate=str(options.rate), rows=summary.total)
         async with LeadSquaredClient.new_session(workers, options.timeout) as session:
-            limiter = RateLimiter(options.rate, options.margin)
 
             def adopted(rate: Rate) -> None:
                 summary.adopted_rate = str(rate)
@@ -345,6 +366,7 @@ def _open_journal(
             "failures.csv",
             "summary.json",
             CALL_LOG,
+            ACCOUNT_FILE,
         ):
             (out_dir / name).unlink(missing_ok=True)
     try:

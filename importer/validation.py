@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from importer.config import Mapping
-from importer.mapping import Plan
+from importer.mapping import BAD_ROW, Plan, RowProblem
 from importer.results import failure_writer
 from importer.source import DEFAULT_CHUNK_ROWS, Source, open_source
+
+if TYPE_CHECKING:
+    from importer.account import Account
+
+
+@dataclass
+class ProblemGroup:
+    message: str  # the first row's
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -28,6 +38,19 @@ class ValidationReport:
     examples: list[tuple[int, str, str]] = field(default_factory=list)
     payloads: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     failures_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    #: Every problem found, by (mapping path, error type): how many rows, the first rows, and
+    #: the first message.
+    groups: dict[tuple[str, str], ProblemGroup] = field(default_factory=dict)
+
+    def add(self, row: int, problem: RowProblem) -> None:
+        key = (problem.path, problem.error_type)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = ProblemGroup(problem.message)
+        group.count += 1
+        if len(group.rows) < 5:
+            group.rows.append(row)
 
     @property
     def ok(self) -> bool:
@@ -53,10 +76,14 @@ def validate_file(
     show: int = 0,
     examples: int = 10,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    account: Account | None = None,
 ) -> ValidationReport:
-    """Map every row offline. With ``out_dir``, write ``failures.csv`` there."""
+    """Map every row offline. With ``out_dir``, write ``failures.csv`` there. With ``account``,
+    check the mapping against it first (ConfigError) and every value against its fields."""
     source, plan = open_input(path, mapping)
     report = ValidationReport(source=f"{source.path} ({source.description})")
+    if account is not None:
+        report.notes = plan.use_account(account)
     writer = None
     if out_dir is not None:
         writer = failure_writer(Path(out_dir), source.header)
@@ -66,6 +93,11 @@ def validate_file(
             mapped = plan.map_chunk(chunk)
             report.blank += mapped.blank
             report.rows += len(mapped.rows) + len(mapped.bad)
+            for bad in mapped.bad:
+                report.add(bad.row, RowProblem(BAD_ROW, "(row)", bad.message))
+            for position, problems in mapped.problems.items():
+                for problem in problems:
+                    report.add(mapped.rows[position], problem)
             for row, error_type, message, cells in mapped.failures():
                 report.failed += 1
                 if len(report.examples) < examples:

@@ -129,13 +129,28 @@ def test_a_real_host_with_keys_from_the_environment(tmp_path: Path):
             "100/1s",
             env=env,
         )
+        requests = sandbox.state.counters["requests"]
+        # without the pre-flight, the first call finds out and stops the run
+        unchecked = run_cli(
+            *("run", SAMPLES / "payments.xlsx", "-m", MAPPINGS / "payments.yaml"),
+            *("--out", tmp_path / "bad", "--rate", "100/1s", "--no-check-account"),
+            env=env,
+        )
+    # the pre-flight's first call finds the bad keys: no row is sent, no result is written
     assert result.returncode == 3
-    assert "Stopped: LeadSquared refused the access key and secret key (HTTP 401)" in result.stderr
+    assert (
+        "Stopped: LeadSquared refused the access key and secret key (HTTP 401): check "
+        "LSQ_ACCESS_KEY and LSQ_SECRET_KEY, and that they belong to this host's region "
+        "(nothing was sent)"
+    ) in result.stderr
+    assert requests == 117 + 4 + 1  # rows, the first run's 4 metadata calls, one refused whoami
+    assert unchecked.returncode == 3
+    assert "Stopped: LeadSquared refused the access key" in unchecked.stderr
     failures = read(tmp_path / "bad" / "failures.csv")
     assert len(failures) == 120
     assert {f["_error_type"] for f in failures} >= {"NotSent", "MXInvalidUserDetailsException"}
     written = b"".join(p.read_bytes() for d in ("ok", "bad") for p in (tmp_path / d).iterdir())
-    everything = (result.stdout + result.stderr).encode() + written  # the journal too
+    everything = (result.stdout + result.stderr + unchecked.stderr).encode() + written
     for secret in (sandbox.access_key, sandbox.secret_key, "wrong$secret$value"):
         assert secret.encode() not in everything
 

@@ -91,6 +91,7 @@ def test_killed_again_and_again_then_resumed_every_row_lands_exactly_once(tmp_pa
         }
         kills = in_flight = 0
         for _ in range(4):
+            sent = sandbox.state.counters["calls:CreateCustom"]
             process = subprocess.Popen(
                 command(data, mapping, out),
                 env=env,
@@ -98,7 +99,15 @@ def test_killed_again_and_again_then_resumed_every_row_lands_exactly_once(tmp_pa
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-            time.sleep(rng.uniform(1.5, 3.0))  # the interpreter starts in about a second
+            # a random moment once this run is sending (start-up time varies with the load)
+            deadline = time.monotonic() + 60
+            while (
+                sandbox.state.counters["calls:CreateCustom"] < sent + 3
+                and process.poll() is None
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.5))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
@@ -137,10 +146,11 @@ def test_a_finished_run_resumed_sends_nothing(tmp_path: Path):
         }
         first = run_cli("run", data, "-m", mapping, "--out", tmp_path / "out", env=env)
         again = run_cli("run", data, "-m", mapping, "--out", tmp_path / "out", env=env)
-        calls = sandbox.state.counters["requests"]
+        calls = sandbox.state.counters["calls:CreateCustom"]
     assert first.returncode == again.returncode == 1
     assert "resuming: 11 of 11 rows already done" in again.stderr
-    assert "11 rows: 10 succeeded, 1 failed (InvalidValue 1); 0 calls" in again.stdout
+    # the second run reads the account (4 calls) and sends no row
+    assert "11 rows: 10 succeeded, 1 failed (InvalidValue 1); 4 calls" in again.stdout
     assert calls == 10
     assert len(read(tmp_path / "out" / "success.csv")) == 10
 

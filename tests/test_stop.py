@@ -80,7 +80,7 @@ def interrupt(data: Path, mapping: Path, out: Path, env: dict, sandbox, *signals
         text=True,
     )
     try:
-        wait_for(lambda: sandbox.state.counters["requests"] >= 6, "calls to arrive")
+        wait_for(lambda: sandbox.state.counters["calls:CreateCustom"] >= 6, "calls to arrive")
         for number in signals:
             process.send_signal(number)
             time.sleep(0.3)
@@ -168,9 +168,9 @@ def test_max_rows_stops_cleanly_and_the_next_runs_continue(tmp_path: Path):
         env = sandbox_env(sandbox)
         args = ("run", data, "-m", mapping, "--out", out, "--rate", "100/1s")
         first = run_cli(*args, "--max-rows", "4", env=env)
-        calls_first = sandbox.state.counters["requests"]
+        calls_first = sandbox.state.counters["calls:CreateCustom"]
         second = run_cli(*args, "--max-rows", "4", env=env)
-        calls_second = sandbox.state.counters["requests"] - calls_first
+        calls_second = sandbox.state.counters["calls:CreateCustom"] - calls_first
         last = run_cli(*args, "--max-rows", "4", env=env)
         notes = Counter(a.note for a in sandbox.state.activities)
     assert first.returncode == second.returncode == 4, first.stderr
@@ -198,10 +198,10 @@ def test_retry_sends_only_the_failures_that_may_pass(tmp_path: Path):
             env=env,
         )
         failed = [f for f in read(out / "failures.csv") if f["_error_type"] == "HTTP500"]
-        before = sandbox.state.counters["requests"]
+        before = sandbox.state.counters["calls:CreateCustom"]
         sandbox.state.config.fail_rate = 0.0
         retried = run_cli("retry", out, "--rate", "100/1s", env=env, cwd=tmp_path)
-        calls = sandbox.state.counters["requests"] - before
+        calls = sandbox.state.counters["calls:CreateCustom"] - before
         again = run_cli("retry", out, "--rate", "100/1s", env=env, cwd=tmp_path)
         notes = Counter(a.note for a in sandbox.state.activities)
     assert first.returncode == 1 and len(failed) >= 3, first.stdout
@@ -211,7 +211,7 @@ def test_retry_sends_only_the_failures_that_may_pass(tmp_path: Path):
     assert [f["_error_type"] for f in read(out / "failures.csv")] == ["InvalidValue"]
     assert len(read(out / "success.csv")) == rows
     assert notes == Counter({f"note {i}": 1 for i in range(rows)})
-    assert "0 calls" in again.stdout  # nothing left that may pass
+    assert "4 calls" in again.stdout  # the account's metadata only: nothing left that may pass
 
 
 def test_retry_names_what_is_missing(tmp_path: Path):

@@ -76,6 +76,7 @@ async def _api_gate(request: web.Request, handler: Handler) -> web.StreamRespons
             mx_body("MXNotFoundException", "The API could not be found."), status=404
         )
     state.counters["requests"] += 1
+    state.counters[f"calls:{request.path.rsplit('/', 1)[-1]}"] += 1  # per endpoint
     config = state.config
     access = request.headers.get("x-LSQ-AccessKey") or request.query.get("accessKey")
     secret = request.headers.get("x-LSQ-SecretKey") or request.query.get("secretKey")
@@ -339,7 +340,10 @@ async def user_by_access_key(request: web.Request) -> web.Response:
             **account.org,
             "TimeZone": account.time_zone,
             "DefaultCountryCode": account.default_country_code,
-            "LSQCommonServiceURLs": {"api": request.host, "app": request.host},
+            "LSQCommonServiceURLs": {
+                "api": request.app[STATE].config.api_host or request.host,
+                "app": request.host,
+            },
         },
     )
 

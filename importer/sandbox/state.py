@@ -47,6 +47,9 @@ class SandboxConfig:
     access_key: str = DEFAULT_ACCESS_KEY
     secret_key: str = DEFAULT_SECRET_KEY
     schema: Schema = field(default_factory=default_schema)
+    #: The API host UserByAccessKey.Get names (LSQCommonServiceURLs.api); default: the host the
+    #: call came to. Another sandbox's address makes this one a "wrong region" host.
+    api_host: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,386 @@
+"""A starter mapping for a spreadsheet: ``lsq-import init-mapping``.
+
+Each column is matched to the most likely lead field, custom field set field, activity field,
+the activity's note or its date-time, by schema name, display name and common synonyms (the
+account's fields when keys are available, LeadSquared's standard lead fields otherwise). Types
+come from the fields' data types; date formats are guessed from the column's values; the
+SearchBy is the best unique field found. Columns left unmatched are listed as comments. The
+text is written by hand (not by a YAML dumper) so that it can carry those comments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importer.account import Account, ActivityType, FieldInfo
+from importer.errors import ConfigError, Problem
+from importer.source import Source
+
+#: LeadSquared's standard lead fields, for a scaffold made without keys.
+STANDARD_LEAD_FIELDS = (
+    FieldInfo("EmailAddress", "Email", "Email", unique=True),
+    FieldInfo("FirstName", "First Name", "Text"),
+    FieldInfo("LastName", "Last Name", "Text"),
+    FieldInfo("Phone", "Phone Number", "Phone", unique=True),
+    FieldInfo("Mobile", "Mobile Number", "Phone", unique=True),
+    FieldInfo("Company", "Company", "Text"),
+    FieldInfo("JobTitle", "Job Title", "Text"),
+    FieldInfo("Website", "Website", "Website"),
+    FieldInfo("Source", "Lead Source", "Text"),
+    FieldInfo("ProspectStage", "Lead Stage", "Select"),
+)
+_SYNONYMS = {
+    "lead.attributes.EmailAddress": ("email", "emailid", "mail", "emailaddress"),
+    "lead.attributes.FirstName": ("firstname", "fname", "givenname", "name"),
+    "lead.attributes.LastName": ("lastname", "surname", "lname", "familyname"),
+    "lead.attributes.Mobile": ("mobile", "mobileno", "mobilenumber", "cell", "cellphone"),
+    "lead.attributes.Phone": ("phone", "phoneno", "telephone", "tel", "contactnumber"),
+    "activity.note": ("note", "notes", "remarks", "remark", "comments", "comment", "description"),
+    "activity.datetime": ("date", "datetime", "activitydate", "when", "time", "timestamp"),
+}
+_SEARCH_ORDER = ("EmailAddress", "Mobile", "Phone")
+_THRESHOLD = 0.8
+_TYPES = {
+    "Email": "email",
+    "Phone": "phone",
+    "Number": "number",
+    "Date": "date",
+    "DateTime": "datetime",
+    "Boolean": "boolean",
+}
+_DATE_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%d/%m/%y",
+)
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: str
+    spec: FieldInfo | None
+    names: tuple[str, ...]
+
+
+@dataclass
+class Scaffold:
+    """What init-mapping found: the mapping's text and what it left out."""
+
+    text: str
+    matched: dict[str, str] = field(default_factory=dict)  # column -> path
+    unmatched: list[str] = field(default_factory=list)
+
+
+def scaffold(
+    source: Source,
+    sample: list[list[str]],
+    activity: ActivityType,
+    account: Account | None,
+    sheet: str | None = None,
+) -> Scaffold:
+    """The starter mapping for ``source``, judged on ``sample`` rows."""
+    lead_fields = account.lead_fields if account is not None else STANDARD_LEAD_FIELDS
+    candidates = _candidates(lead_fields, activity)
+    columns = {
+        name: [row[i] for row in sample if i < len(row)] for i, name in enumerate(source.header)
+    }
+    scores = []
+    for column in source.header:
+        for candidate in candidates:
+            score = _score(column, candidate)
+            if score >= _THRESHOLD:
+                scores.append((score, column, candidate))
+    matched: dict[str, _Candidate] = {}
+    taken: set[str] = set()
+    for _, column, candidate in sorted(scores, key=lambda s: -s[0]):
+        if column in matched or candidate.path in taken:
+            continue
+        if candidate.path == "activity.datetime" and _date_format(columns[column]) is None:
+            continue
+        matched[column] = candidate
+        taken.add(candidate.path)
+    if "activity.datetime" not in taken:  # a column whose values are dates, named otherwise
+        for column in source.header:
+            if (
+                column not in matched
+                and re.search(r"date|time|when|on$", column, re.IGNORECASE)
+                and _date_format(columns[column]) is not None
+            ):
+                matched[column] = _Candidate("activity.datetime", None, ())
+                taken.add("activity.datetime")
+                break
+    search_by = next(
+        (name for name in _SEARCH_ORDER if f"lead.attributes.{name}" in taken),
+        next(
+            (
+                c.spec.schema_name
+                for c in matched.values()
+                if c.spec is not None and c.spec.unique and c.path.startswith("lead.attributes.")
+            ),
+            None,
+        ),
+    )
+    if search_by is None:
+        raise ConfigError(
+            [
+                Problem(
+                    "lead.search_by",
+                    "no column looks like an email address, a phone number or another unique "
+                    f"lead field (columns: {', '.join(source.header)}); a mapping needs one to "
+                    "find each row's lead: write the mapping by hand from the fields listed by "
+                    "lsq-import fields",
+                )
+            ]
+        )
+    text = _render(source, matched, columns, activity, account, search_by, sheet)
+    unmatched = [c for c in source.header if c not in matched]
+    return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched)
+
+
+def _candidates(lead_fields: tuple[FieldInfo, ...], activity: ActivityType) -> list[_Candidate]:
+    found = []
+    for spec in lead_fields:
+        if spec.schema_name in ("ProspectID", "ProspectAutoId"):
+            continue
+        if spec.is_set:
+            for inner in spec.fields:
+                path = f"lead.custom_field_sets.{spec.schema_name}.{inner.schema_name}"
+                names = (inner.display_name, f"{spec.display_name} {inner.display_name}")
+                found.append(_Candidate(path, inner, names))
+            continue
+        path = f"lead.attributes.{spec.schema_name}"
+        names = (spec.schema_name, spec.display_name, *_SYNONYMS.get(path, ()))
+        found.append(_Candidate(path, spec, names))
+    for spec in activity.fields or ():
+        if spec.is_set:
+            for inner in spec.fields:
+                path = f"activity.custom_field_sets.{spec.schema_name}.{inner.schema_name}"
+                names = (inner.display_name, f"{spec.display_name} {inner.display_name}")
+                found.append(_Candidate(path, inner, names))
+            continue
+        found.append(_Candidate(f"activity.fields.{spec.schema_name}", spec, (spec.display_name,)))
+    for path in ("activity.note", "activity.datetime"):
+        found.append(_Candidate(path, None, _SYNONYMS[path]))
+    return found
+
+
+def _normal(text: str) -> str:
+    text = text.casefold()
+    text = text.removeprefix("mx_")
+    return re.sub(r"[^0-9a-z]", "", text)
+
+
+def _score(column: str, candidate: _Candidate) -> float:
+    wanted = _normal(column)
+    best = 0.0
+    for name in candidate.names:
+        name = _normal(name)
+        if not name:
+            continue
+        if name == wanted:
+            return 1.0
+        best = max(best, difflib.SequenceMatcher(None, wanted, name).ratio())
+    return best * 0.95  # an exact name always wins over a close one
+
+
+def _date_format(values: list[str]) -> str | None:
+    """The strptime format most of the column's values are in ('iso' for ISO text, as Excel
+    date cells are read), or None if they are not dates."""
+    filled = [v.strip() for v in values if v.strip()][:500]
+    if not filled:
+        return None
+    if sum(bool(_ISO.fullmatch(v)) for v in filled) >= 0.9 * len(filled):
+        return "iso"
+    best, best_count = None, 0
+    for fmt in _DATE_FORMATS:
+        count = 0
+        for value in filled:
+            try:
+                dt.datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+            count += 1
+        if count > best_count:
+            best, best_count = fmt, count
+    return best if best_count >= 0.9 * len(filled) else None
+
+
+def _rule(column: str, candidate: _Candidate, values: list[str], country: str | None) -> str:
+    spec = candidate.spec
+    parts = [f"column: {_quote(column)}"]
+    comment = ""
+    kind = None
+    if candidate.path == "activity.datetime":
+        kind = "datetime"
+    elif spec is not None:
+        kind = _TYPES.get(spec.data_type)
+    if kind in ("date", "datetime"):
+        fmt = _date_format(values)
+        if fmt is None:
+            comment = "  # no date format fits every value: check the column"
+            parts.append(f"type: {kind}")
+        else:
+            parts.append(f"type: {kind}")
+            if fmt != "iso":
+                parts.append(f"format: {_quote(fmt)}")
+    elif kind == "number":
+        parts.append("type: number")
+        if any(re.fullmatch(r"-?\d{1,3}(?:\.\d{3})+,\d+|-?\d+,\d{1,2}", v.strip()) for v in values):
+            parts.append('decimal: ","')
+    elif kind is not None:
+        parts.append(f"type: {kind}")
+        if kind == "phone" and country is None:
+            comment = "  # numbers without +<code> need source.country"
+    if spec is not None and spec.is_dropdown:
+        more = " ..." if len(spec.options) > 8 else ""
+        comment = f"  # options: {', '.join(spec.options[:8])}{more}"
+        seen = sorted({v.strip() for v in values if v.strip()} - set(spec.options))
+        by_case = {o.casefold(): o for o in spec.options}
+        fixes = {v: by_case[v.casefold()] for v in seen if v.casefold() in by_case}
+        if fixes:  # the sheet writes options in another case: map them
+            pairs = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in fixes.items())
+            parts.append(f"map: {{{pairs}}}")
+        if others := [v for v in seen if v not in fixes]:
+            listed = ", ".join(_quote(v) for v in others[:8])
+            comment = f"  # not options: {listed}: map them or set a default ({comment[4:]})"
+    rule = parts[0].removeprefix("column: ") if len(parts) == 1 else "{" + ", ".join(parts) + "}"
+    return rule + comment
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _render(
+    source: Source,
+    matched: dict[str, _Candidate],
+    columns: dict[str, list[str]],
+    activity: ActivityType,
+    account: Account | None,
+    search_by: str,
+    sheet: str | None,
+) -> str:
+    user = account.user if account is not None else None
+    zone = user.time_zone if user is not None and user.time_zone else None
+    country = user.country if user is not None else None
+    origin = (
+        f"# the fields of the account {user.org_name or user.org_id}."
+        if user is not None
+        else "# LeadSquared's standard lead fields (run it with keys to match the account's own)."
+    )
+    lines = [
+        f"# A starter mapping for {source.path.name}, made by lsq-import init-mapping from",
+        origin,
+        "# Check every line, then: lsq-import validate INPUT -m THIS_FILE --check-account",
+        "",
+        "source:",
+    ]
+    if sheet is not None:
+        lines.append(f"  sheet: {_quote(sheet)}")
+    lines.append(
+        f"  timezone: {zone}  # the account's time zone"
+        if zone
+        else "  timezone: UTC  # the zone the sheet's times are in"
+    )
+    if country:
+        lines.append(f"  country: {country}  # the account's default country, for phone numbers")
+    lines += ["", "lead:", f"  search_by: {search_by}", "  attributes:"]
+
+    def section(prefix: str) -> list[tuple[str, str]]:
+        return [
+            (column, c.path.removeprefix(prefix))
+            for column, c in matched.items()
+            if c.path.startswith(prefix)
+        ]
+
+    def rule_for(column: str) -> str:
+        return _rule(column, matched[column], columns[column], country)
+
+    for column, name in section("lead.attributes."):
+        lines.append(f"    {name}: {rule_for(column)}")
+    lead_sets = _sets(section("lead.custom_field_sets."))
+    if lead_sets:
+        lines.append("  custom_field_sets:")
+        for name, fields in lead_sets.items():
+            lines.append(f"    {name}:")
+            lines += [f"      {inner}: {rule_for(column)}" for column, inner in fields]
+    lines += [
+        "",
+        "activity:",
+        f"  event: {activity.code}" + (f"  # {activity.name}" if activity.name else ""),
+    ]
+    for key in ("note", "datetime"):
+        column = next((c for c, m in matched.items() if m.path == f"activity.{key}"), None)
+        if column is not None:
+            lines.append(f"  {key}: {rule_for(column)}")
+    plain = section("activity.fields.")
+    if plain:
+        lines.append("  fields:")
+        lines += [f"    {name}: {rule_for(column)}" for column, name in plain]
+    activity_sets = _sets(section("activity.custom_field_sets."))
+    if activity_sets:
+        lines.append("  custom_field_sets:")
+        for name, fields in activity_sets.items():
+            lines.append(f"    {name}:")
+            lines += [f"      {inner}: {rule_for(column)}" for column, inner in fields]
+    mandatory = [
+        f
+        for f in activity.fields or ()
+        if f.mandatory
+        and not f.is_set
+        and f"activity.fields.{f.schema_name}" not in {m.path for m in matched.values()}
+    ]
+    for spec in mandatory:
+        lines.append(f"  # {spec.label()} is mandatory for this activity and no column matched it")
+    unmatched = [c for c in source.header if c not in matched]
+    if unmatched:
+        lines += ["", "# Columns not matched to a field (map them by hand, or leave them out):"]
+        lines += [f"#   {_quote(c)}" for c in unmatched]
+    return "\n".join(lines) + "\n"
+
+
+def _sets(items: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    sets: dict[str, list[tuple[str, str]]] = {}
+    for column, rest in items:
+        name, inner = rest.split(".", 1)
+        sets.setdefault(name, []).append((column, inner))
+    return sets
+
+
+def pick_sheet(path: Path) -> str | None:
+    """For a workbook: the sheet with the widest header (a notes sheet first is common)."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        best, width = None, 0
+        for name in book.sheetnames:
+            for row in book[name].iter_rows(max_row=5, values_only=True):
+                filled = sum(1 for v in row if v not in (None, ""))
+                if filled > width:
+                    best, width = name, filled
+        return best
+    finally:
+        book.close()
