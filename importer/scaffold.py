@@ -163,25 +163,31 @@ def _candidates(lead_fields: tuple[FieldInfo, ...], activity: ActivityType) -> l
         if spec.schema_name in ("ProspectID", "ProspectAutoId"):
             continue
         if spec.is_set:
-            for inner in spec.fields:
-                path = f"lead.custom_field_sets.{spec.schema_name}.{inner.schema_name}"
-                names = (inner.display_name, f"{spec.display_name} {inner.display_name}")
-                found.append(_Candidate(path, inner, names))
+            found += _set_candidates("lead.custom_field_sets", spec)
             continue
         path = f"lead.attributes.{spec.schema_name}"
         names = (spec.schema_name, spec.display_name, *_SYNONYMS.get(path, ()))
         found.append(_Candidate(path, spec, names))
     for spec in activity.fields or ():
         if spec.is_set:
-            for inner in spec.fields:
-                path = f"activity.custom_field_sets.{spec.schema_name}.{inner.schema_name}"
-                names = (inner.display_name, f"{spec.display_name} {inner.display_name}")
-                found.append(_Candidate(path, inner, names))
+            found += _set_candidates("activity.custom_field_sets", spec)
             continue
         found.append(_Candidate(f"activity.fields.{spec.schema_name}", spec, (spec.display_name,)))
     for path in ("activity.note", "activity.datetime"):
         found.append(_Candidate(path, None, _SYNONYMS[path]))
     return found
+
+
+def _set_candidates(prefix: str, spec: FieldInfo) -> list[_Candidate]:
+    """A custom field set's fields, known by their own display name or the set's and theirs."""
+    return [
+        _Candidate(
+            f"{prefix}.{spec.schema_name}.{inner.schema_name}",
+            inner,
+            (inner.display_name, f"{spec.display_name} {inner.display_name}"),
+        )
+        for inner in spec.fields
+    ]
 
 
 def _normal(text: str) -> str:

@@ -41,22 +41,14 @@ def write_inputs(folder: Path, count: int) -> tuple[Path, Path]:
     return data, mapping
 
 
-def command(data: Path, mapping: Path, out: Path, *extra: str) -> list[str]:
+def command(
+    data: Path, mapping: Path, out: Path, *extra: str, timeout: float = 2, quiet: bool = True
+) -> list[str]:
+    """The real command at a compressed rate; ``quiet`` silences the notes on stderr."""
     return [
-        sys.executable,
-        "-m",
-        "importer",
-        "run",
-        str(data),
-        "-m",
-        str(mapping),
-        "--out",
-        str(out),
-        "--rate",
-        "40/1s",
-        "--timeout",
-        "2",
-        "--quiet",
+        *(sys.executable, "-m", "importer", "run", str(data), "-m", str(mapping)),
+        *("--out", str(out), "--rate", "40/1s", "--timeout", str(timeout)),
+        *(["--quiet"] if quiet else []),
         *extra,
     ]
 

@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import pytest
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
-from tests.test_resume import read, write_inputs
+from tests.test_resume import command, read, write_inputs
 
 
 def sandbox_env(sandbox) -> dict[str, str]:
@@ -53,27 +52,10 @@ def summary(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
-def command(data: Path, mapping: Path, out: Path, timeout: float = 2) -> list[str]:
-    return [
-        *(
-            sys.executable,
-            "-m",
-            "importer",
-            "run",
-            str(data),
-            "-m",
-            str(mapping),
-            "--out",
-            str(out),
-        ),
-        *("--rate", "40/1s", "--timeout", str(timeout)),
-    ]
-
-
 def interrupt(data: Path, mapping: Path, out: Path, env: dict, sandbox, *signals: int, timeout=2):
     """Start the real command, wait until calls are in flight, send the signals; its result."""
     process = subprocess.Popen(
-        command(data, mapping, out, timeout),
+        command(data, mapping, out, timeout=timeout, quiet=False),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -93,7 +75,11 @@ def interrupt(data: Path, mapping: Path, out: Path, env: dict, sandbox, *signals
 
 def assert_resumed_exactly_once(data, mapping, out, env, sandbox, rows: int, timeout=2) -> str:
     final = subprocess.run(
-        command(data, mapping, out, timeout), env=env, capture_output=True, text=True, timeout=120
+        command(data, mapping, out, timeout=timeout, quiet=False),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert final.returncode == 1, final.stderr  # the one bad row
     notes = Counter(a.note for a in sandbox.state.activities)
