@@ -180,6 +180,7 @@ def main() -> None:
             cwd=ROOT,
             check=False,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         elapsed = time.perf_counter() - started
         with open(work / "resumed" / "success.csv", encoding="utf-8-sig", newline="") as handle:
