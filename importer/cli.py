@@ -88,7 +88,15 @@ def _account_call(host: str | None, region: str | None, work: Callable[..., Any]
             note=lambda message: click.echo(message, err=True),
         )
         async with LeadSquaredClient.new_session(2, 30.0) as session:
-            return await work(LeadSquaredClient(session, found, limiter, counters))
+            try:
+                return await work(LeadSquaredClient(session, found, limiter, counters))
+            except AccountError as exc:
+                if exc.refused:
+                    raise
+                raise AccountError(
+                    f"could not read the account from {found.base_url}: {exc}. Check the host "
+                    "(--host, --region, LSQ_HOST) and the network"
+                ) from None
 
     return asyncio.run(go())
 
@@ -602,12 +610,23 @@ def activity_types_command(host: str | None, region: str | None, as_json: bool) 
 def fields(host: str | None, region: str | None, code: int | None, as_json: bool) -> None:
     """The account's lead fields, or one activity type's fields: schema name (what a mapping
     uses), display name, data type, mandatory, unique, maximum length and dropdown options."""
-    from importer.account import activity_fields, lead_fields
+    from importer.account import activity_fields, activity_types, lead_fields
 
     if code is None:
         found = _account_call(host, region, lead_fields)
     else:
-        found = _account_call(host, region, lambda client: activity_fields(client, code))
+
+        async def of_activity(client: Any) -> Any:
+            types = await activity_types(client)
+            if code not in {t.code for t in types}:
+                known = "; ".join(f"{t.code} {t.name}" for t in types)
+                raise click.BadParameter(
+                    f"{code} is not an activity type of this account: {known}",
+                    param_hint="--activity",
+                )
+            return await activity_fields(client, code)
+
+        found = _account_call(host, region, of_activity)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(f) for f in found], indent=2))
         return

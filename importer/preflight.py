@@ -307,6 +307,11 @@ async def preflight(
         except AccountError as exc:
             if exc.refused:
                 raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
+            if connection.discover:
+                raise AccountError(
+                    f"no host was given, and the account's host could not be found from "
+                    f"{connection.base_url}: {exc}. Give --host or --region, or set LSQ_HOST"
+                ) from None
             raise AccountError(
                 f"could not read the account from {connection.base_url}: {exc}. Check the "
                 "host, or skip this check with --no-check-account"

@@ -360,3 +360,25 @@ def test_init_mapping_without_keys_uses_the_standard_fields(tmp_path: Path):
     check = run_cli("validate", SAMPLES / "site_visits.csv", "-m", out, env=env, cwd=tmp_path)
     assert check.returncode == 1 and check.stderr == ""
     assert "  search_by: EmailAddress" in out.read_text(encoding="utf-8")
+
+
+def test_unreachable_hosts_name_the_fix(sandbox, tmp_path: Path):
+    data, mapping = write_inputs(tmp_path, 2)
+    env = env_for(sandbox, LSQ_DISCOVERY_HOST="http://127.0.0.1:9")
+    del env["LSQ_HOST"]
+    run = run_cli("run", data, "-m", mapping, "--out", tmp_path / "out", env=env)
+    assert run.returncode == 2
+    assert run.stderr.startswith(
+        "error: no host was given, and the account's host could not be found from "
+        "http://127.0.0.1:9: UserByAccessKey.Get: ClientConnectorError"
+    )
+    assert run.stderr.rstrip().endswith("Give --host or --region, or set LSQ_HOST")
+    who = run_cli("whoami", env=env_for(sandbox, LSQ_HOST="http://127.0.0.1:9"))
+    assert who.returncode == 2 and "Traceback" not in who.stderr
+    assert "Check the host (--host, --region, LSQ_HOST) and the network" in who.stderr
+    unknown = run_cli("fields", "--activity", "999", env=env_for(sandbox))
+    assert unknown.returncode == 2
+    assert (
+        "Invalid value for --activity: 999 is not an activity type of this account: "
+        "201 Site Visit; 202 Payment Received"
+    ) in unknown.stderr
