@@ -11,10 +11,12 @@ copies finished rows into its results without parsing them.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 PENDING, SENDING, SUCCEEDED, FAILED = "pending", "sending", "succeeded", "failed"
 #: Failures worth another try on a later run: the row's data was not the problem.
@@ -34,6 +36,54 @@ VERSION = 2
 
 class JournalError(Exception):
     """The journal cannot be used (written by another version, or damaged)."""
+
+
+class FolderLock:
+    """An exclusive lock on a run folder for as long as a run uses it: a second run there (an
+    overlapping cron job, a second terminal) would resume the same rows and send them twice.
+    The operating system drops the lock when the process ends, however it ends, so a killed
+    run leaves no stale lock. (Advisory ``flock``: where the platform has none, no lock.)"""
+
+    NAME = ".lock"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.NAME
+        self._handle: Any = None
+
+    def __enter__(self) -> FolderLock:
+        from importer.errors import ConfigError, Problem
+
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return self
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                [
+                    Problem(
+                        "--out",
+                        f"{self.path.parent} is in use by another lsq-import run ({holder}); "
+                        "wait for it to end, or give another --out",
+                    )
+                ]
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing drops the lock
+            self._handle = None
 
 
 def is_retryable(error_type: str) -> bool:

@@ -45,7 +45,16 @@ from importer.delivery import (
 )
 from importer.errors import ConfigError, Problem
 from importer.journal import FILE_NAME as JOURNAL_FILE
-from importer.journal import SENDING, Journal, JournalError, Replayed, RowSet, RowState, Snapshot
+from importer.journal import (
+    SENDING,
+    FolderLock,
+    Journal,
+    JournalError,
+    Replayed,
+    RowSet,
+    RowState,
+    Snapshot,
+)
 from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.preflight import preflight
@@ -199,6 +208,37 @@ async def run_import(
     out_dir = Path(out_dir)
     source, plan = open_input(input_path, mapping)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out_dir):  # one run at a time in a folder: two would send rows twice
+        return await _import(
+            source,
+            plan,
+            input_path,
+            mapping,
+            mapping_path,
+            out_dir,
+            connection,
+            options,
+            progress,
+            fresh,
+            stop,
+            retry,
+        )
+
+
+async def _import(
+    source: Source,
+    plan: Plan,
+    input_path: str | Path,
+    mapping: Mapping,
+    mapping_path: str | Path,
+    out_dir: Path,
+    connection: Connection,
+    options: RunOptions,
+    progress: Progress,
+    fresh: bool,
+    stop: StopSwitch,
+    retry: bool,
+) -> RunSummary:
     started = time.monotonic()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     task = asyncio.current_task()

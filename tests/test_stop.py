@@ -236,3 +236,30 @@ def test_the_call_log_has_every_call_and_no_secret(tmp_path: Path):
         for line in (tmp_path / "o2" / "calls.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     assert logged[1]["payload"]["LeadDetails"][0]["Attribute"] == "EmailAddress"
+
+
+def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_path: Path):
+    data, mapping = write_inputs(tmp_path, 300)  # 8 s at 40/1s
+    out = tmp_path / "out"
+    config = SandboxConfig(rate_limit=40, rate_window=1.0, latency=0.5, latency_sigma=0.1, seed=9)
+    with serve_in_thread(config) as sandbox:
+        env = sandbox_env(sandbox)
+        first = subprocess.Popen(
+            command(data, mapping, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for(lambda: sandbox.state.counters["calls:CreateCustom"] >= 3, "the first run")
+            second = subprocess.run(
+                command(data, mapping, out), env=env, capture_output=True, text=True, timeout=60
+            )
+            first.communicate(timeout=60)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        notes = Counter(a.note for a in sandbox.state.activities)
+    assert second.returncode == 2
+    assert f"--out: {out} is in use by another lsq-import run (pid {first.pid}, since" in (
+        second.stderr
+    )
+    assert first.returncode == 1  # the one bad row
+    assert notes == Counter({f"note {i}": 1 for i in range(300)})
