@@ -122,6 +122,16 @@ class Plan:
 
         notes = []
         problems = mapping_problems(self.mapping, account)
+        unmapped = [
+            f.label()
+            for f in account.lead_fields
+            if f.mandatory and not f.is_set and f.schema_name not in self.mapping.lead.attributes
+        ]
+        if unmapped:  # updates go through; only rows that create a lead fail
+            notes.append(
+                f"mandatory lead fields not mapped: {', '.join(unmapped)}: rows whose lead does "
+                "not exist yet will be rejected (MXMandatoryAttributeMissingException)"
+            )
         source = self.mapping.source
         zone = account.user.time_zone
         if "timezone" not in source.model_fields_set and zone:

@@ -382,3 +382,18 @@ def test_unreachable_hosts_name_the_fix(sandbox, tmp_path: Path):
         "Invalid value for --activity: 999 is not an activity type of this account: "
         "201 Site Visit; 202 Payment Received"
     ) in unknown.stderr
+
+
+def test_an_unmapped_mandatory_lead_field_is_a_note(tmp_path: Path):
+    from importer.sandbox.schema import default_schema
+
+    schema = default_schema()
+    schema.lead_fields[2].mandatory = True  # LastName
+    data, mapping = write_inputs(tmp_path, 2)
+    with serve_in_thread(SandboxConfig(rate_limit=1000, rate_window=1.0, schema=schema)) as box:
+        result = run_cli("validate", data, "-m", mapping, "--check-account", env=env_for(box))
+    assert result.returncode == 1  # the bad row only: the note does not stop anything
+    assert (
+        "  mandatory lead fields not mapped: LastName (Last Name): rows whose lead does not "
+        "exist yet will be rejected (MXMandatoryAttributeMissingException)"
+    ) in result.stdout.splitlines()
