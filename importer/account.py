@@ -11,7 +11,7 @@ either (``OptionSet``); flags as booleans or strings; lengths as numbers or stri
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,16 +70,6 @@ class FieldInfo:
             max_length=_length(data.get("MaxLength")),
             options=options,
             fields=tuple(cls.parse(c) for c in children if isinstance(c, dict)),
-        )
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FieldInfo:
-        return cls(
-            **{
-                **data,
-                "options": tuple(data.get("options", ())),
-                "fields": tuple(cls.from_json(f) for f in data.get("fields", ())),
-            }
         )
 
 
@@ -146,7 +136,6 @@ class Account:
     activity_types: tuple[ActivityType, ...]
     fetched_at: str = ""
     host: str = ""  # the host the metadata came from
-    notes: list[str] = field(default_factory=list)
 
     def lead_field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.lead_fields if f.schema_name == name), None)
@@ -156,30 +145,9 @@ class Account:
 
     def save(self, folder: Path) -> Path:
         path = folder / FILE_NAME
-        data = asdict(self)
-        data.pop("notes")
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        text = json.dumps(asdict(self), indent=2, ensure_ascii=False)
+        path.write_text(text + "\n", "utf-8")
         return path
-
-    @classmethod
-    def load(cls, path: Path) -> Account:
-        data = json.loads(path.read_text("utf-8"))
-        return cls(
-            user=User(**data["user"]),
-            lead_fields=tuple(FieldInfo.from_json(f) for f in data["lead_fields"]),
-            activity_types=tuple(
-                ActivityType(
-                    t["code"],
-                    t["name"],
-                    None
-                    if t["fields"] is None
-                    else tuple(FieldInfo.from_json(f) for f in t["fields"]),
-                )
-                for t in data["activity_types"]
-            ),
-            fetched_at=data.get("fetched_at", ""),
-            host=data.get("host", ""),
-        )
 
 
 async def whoami(client: LeadSquaredClient) -> User:

@@ -224,17 +224,6 @@ def _sending_options(function: F) -> F:
     """The options of every command that sends: where, how fast, how hard, what it says."""
     options = [
         click.option(
-            "--host",
-            default=None,
-            help="LeadSquared API host, e.g. https://api-in21.leadsquared.com (default: LSQ_HOST).",
-        ),
-        click.option(
-            "--region",
-            default=None,
-            metavar="REGION",
-            help="Instead of --host: sg, us11, in21, in22, ir31 or ca12.",
-        ),
-        click.option(
             "--rate",
             "rate_text",
             default=None,
@@ -303,7 +292,7 @@ def _sending_options(function: F) -> F:
     ]
     for option in reversed(options):
         function = option(function)
-    return function
+    return _connection_options(function)
 
 
 @main.command(epilog=_EXIT_CODES)

@@ -86,10 +86,6 @@ class FolderLock:
             self._handle = None
 
 
-def is_retryable(error_type: str) -> bool:
-    return error_type in RETRYABLE or error_type.startswith("HTTP5")
-
-
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -303,7 +299,7 @@ def _retryable_sql() -> str:
     return f"(error_type IN ({kinds}) OR error_type GLOB 'HTTP5*')"
 
 
-#: A row finished for good, in SQL: ``is_retryable``'s rule, for the rows table.
+#: A row finished for good: succeeded, or failed for a reason neither in RETRYABLE nor a 5xx.
 _DONE = f"(state = 'succeeded' OR (state = 'failed' AND NOT coalesce({_retryable_sql()}, 0)))"
 
 

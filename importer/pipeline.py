@@ -275,7 +275,6 @@ async def _import(
     results = RunResults(out_dir, source.header)
     log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     workers = options.worker_count()
-    copier = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lsq-import-results")
     copy: concurrent.futures.Future[Replayed] | None = None
 
     def details() -> dict[str, Any]:
@@ -293,7 +292,9 @@ async def _import(
         states, done = await asyncio.to_thread(_load_states, snapshot)
         only = set(states) if retry else None
         if done:  # the results files get the rows done, copied in a thread as sending begins
+            copier = concurrent.futures.ThreadPoolExecutor(1, "lsq-import-results")
             copy = copier.submit(results.replay(snapshot))
+            copier.shutdown(wait=False)  # the copy still runs; the thread ends with it
         else:
             snapshot.close()
         if log is not None:
@@ -335,7 +336,6 @@ async def _import(
             finally:
                 results.replayed(replayed)
                 snapshot.close()
-                copier.shutdown()
             summary.rows += replayed.succeeded + replayed.failed
             summary.succeeded += replayed.succeeded
             summary.failed += replayed.failed

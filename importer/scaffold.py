@@ -14,6 +14,7 @@ import datetime as dt
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,12 +111,19 @@ def scaffold(
             score = _score(column, candidate)
             if score >= _THRESHOLD:
                 scores.append((score, column, candidate))
+    formats: dict[str, str | None] = {}
+
+    def date_format(column: str) -> str | None:
+        if column not in formats:  # strptime over the sample for each format: once a column
+            formats[column] = _date_format(columns[column])
+        return formats[column]
+
     matched: dict[str, _Candidate] = {}
     taken: set[str] = set()
     for _, column, candidate in sorted(scores, key=lambda s: -s[0]):
         if column in matched or candidate.path in taken:
             continue
-        if candidate.path == "activity.datetime" and _date_format(columns[column]) is None:
+        if candidate.path == "activity.datetime" and date_format(column) is None:
             continue
         matched[column] = candidate
         taken.add(candidate.path)
@@ -124,7 +132,7 @@ def scaffold(
             if (
                 column not in matched
                 and re.search(r"date|time|when|on$", column, re.IGNORECASE)
-                and _date_format(columns[column]) is not None
+                and date_format(column) is not None
             ):
                 matched[column] = _Candidate("activity.datetime", None, ())
                 taken.add("activity.datetime")
@@ -152,7 +160,7 @@ def scaffold(
                 )
             ]
         )
-    text = _render(source, matched, columns, activity, account, search_by, sheet)
+    text = _render(source, matched, columns, date_format, activity, account, search_by, sheet)
     unmatched = [c for c in source.header if c not in matched]
     return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched)
 
@@ -231,7 +239,10 @@ def _date_format(values: list[str]) -> str | None:
     return best if best_count >= 0.9 * len(filled) else None
 
 
-def _rule(column: str, candidate: _Candidate, values: list[str], country: str | None) -> str:
+def _rule(
+    column: str, candidate: _Candidate, values: list[str], country: str | None, fmt: str | None
+) -> str:
+    """The rule for one column; ``fmt`` is its values' date format (None: not dates)."""
     spec = candidate.spec
     parts = [f"column: {_quote(column)}"]
     comment = ""
@@ -241,7 +252,6 @@ def _rule(column: str, candidate: _Candidate, values: list[str], country: str | 
     elif spec is not None:
         kind = _TYPES.get(spec.data_type)
     if kind in ("date", "datetime"):
-        fmt = _date_format(values)
         if fmt is None:
             comment = "  # no date format fits every value: check the column"
             parts.append(f"type: {kind}")
@@ -281,6 +291,7 @@ def _render(
     source: Source,
     matched: dict[str, _Candidate],
     columns: dict[str, list[str]],
+    date_format: Callable[[str], str | None],
     activity: ActivityType,
     account: Account | None,
     search_by: str,
@@ -320,7 +331,7 @@ def _render(
         ]
 
     def rule_for(column: str) -> str:
-        return _rule(column, matched[column], columns[column], country)
+        return _rule(column, matched[column], columns[column], country, date_format(column))
 
     for column, name in section("lead.attributes."):
         lines.append(f"    {name}: {rule_for(column)}")
