@@ -1,87 +1,93 @@
-"""What the account is: its user, host, time zone and country, its lead fields and activity types.
+"""What the account is: its user, host, time zone and country, its lead fields and activity types,
+parsed from LeadSquared's metadata answers in every shape they are known or likely to take.
 
-``fetch_account`` reads LeadSquared's metadata endpoints through the run's client (so the calls
-count against the rate limit like any other) and returns an ``Account``: plain data that is
-saved as ``account.json`` in the run folder and that ``Plan.use_account`` checks a mapping and
-its values against. The parsers accept every shape the endpoints are known to return: options
-as a list of strings, a list of ``{Text|Label, Value}`` objects, or a JSON-encoded string of
-either (``OptionSet``); flags as booleans or strings; lengths as numbers or strings.
+Much of the metadata is undocumented (``shared/LEADSQUARED_API.md``), so the parsers read every
+plausible shape and record what they could not see instead of guessing:
+
+- a list of fields comes bare, or wrapped in an object under any key whose items carry a
+  ``SchemaName``;
+- a custom field set (CFS) lists its own fields nested in its entry under any such key, at any
+  depth (``Fields``, ``CustomObjectMetaData.Fields``, a JSON-encoded string of either), or as
+  entries of their own that name their parent (``ParentField``, or a ``parent~child`` schema
+  name), or not at all: then ``FieldInfo.fields`` is None, "not listed", never "empty";
+- options come as a list of strings, a list of ``{Text|Label|Value}`` objects, a JSON-encoded
+  string of either, a comma-separated string or a ``{value: label}`` object;
+- flags come as booleans, numbers or strings; a flag that is absent is None ("not said"), so that
+  a check which needs it is skipped rather than taken as false;
+- keys are matched without regard to case, and unknown keys are ignored.
+
+``fetch_account`` (in ``importer.metadata``) makes the calls; this module does no I/O.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from importer.client import LeadSquaredClient, LookupFailed
 from importer.connection import is_loopback
-from importer.errors import AccountError
 
-WHOAMI = "/v2/Authentication.svc/UserByAccessKey.Get"
-ACTIVITY_TYPES = "/v2/ProspectActivity.svc/ActivityTypes.Get"
-ACTIVITY_SETTING = "/v2/ProspectActivity.svc/CustomActivity/GetActivitySetting"
-LEAD_FIELDS = "/v2/LeadManagement.svc/LeadsMetaData.Get"
 FILE_NAME = "account.json"
-DROPDOWNS = frozenset({"Select", "Dropdown", "SearchableDropdown", "MultiSelect"})
-SET = "CustomObject"
+#: Single-choice data types whose values must be one of the options. A multi-select's value
+#: joins several options, so it is not judged option by option.
+DROPDOWNS = frozenset({"select", "dropdown", "searchabledropdown", "radiobutton", "combobox"})
+_SET_TYPES = frozenset({"customobject", "customfieldset", "cfs"})
+_PARENT_KEYS = ("ParentField", "ParentSchemaName", "ParentFieldSchemaName")
 
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """One lead or activity field; a ``CustomObject`` field is a custom field set."""
+    """One lead or activity field, as the account's metadata describes it. A custom field set
+    (``CustomObject``) has fields of its own; ``fields`` is None where the metadata does not list
+    them. ``mandatory`` and ``unique`` are None where the metadata does not say."""
 
     schema_name: str
     display_name: str = ""
     data_type: str = ""
-    mandatory: bool = False
-    unique: bool = False
+    mandatory: bool | None = None
+    unique: bool | None = None
     max_length: int | None = None
     options: tuple[str, ...] = ()
-    fields: tuple[FieldInfo, ...] = ()
+    fields: tuple[FieldInfo, ...] | None = None
 
     @property
     def is_set(self) -> bool:
-        return self.data_type == SET
+        return _normal_type(self.data_type) in _SET_TYPES or bool(self.fields)
+
+    @property
+    def takes_one_option(self) -> bool:
+        """A single-choice dropdown (whether or not the metadata lists its options)."""
+        return _normal_type(self.data_type) in DROPDOWNS
 
     @property
     def is_dropdown(self) -> bool:
-        return self.data_type in DROPDOWNS and bool(self.options)
+        """A single-choice dropdown whose options are known, so that a value can be judged."""
+        return self.takes_one_option and bool(self.options)
 
     def field(self, name: str) -> FieldInfo | None:
-        return next((f for f in self.fields if f.schema_name == name), None)
+        return next((f for f in self.fields or () if f.schema_name == name), None)
 
     def label(self) -> str:
         shown = f" ({self.display_name})" if self.display_name else ""
         return f"{self.schema_name}{shown}"
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> FieldInfo:
-        options = _options(data.get("Options", data.get("OptionSet")))
-        children = data.get("Fields") or data.get("fields") or []
-        return cls(
-            schema_name=str(data.get("SchemaName") or ""),
-            display_name=str(data.get("DisplayName") or ""),
-            data_type=str(data.get("DataType") or ""),
-            mandatory=_flag(data.get("IsMandatory")),
-            unique=_flag(data.get("IsLeadIdentifier") or data.get("IsUnique")),
-            max_length=_length(data.get("MaxLength")),
-            options=options,
-            fields=tuple(cls.parse(c) for c in children if isinstance(c, dict)),
-        )
 
 
 @dataclass(frozen=True)
 class ActivityType:
     code: int
     name: str
-    #: Its fields; None when they were not fetched (only the mapping's event type is).
+    #: Its fields; None when they were not fetched (only the mapping's event type is) or when
+    #: the metadata did not list them.
     fields: tuple[FieldInfo, ...] | None = None
 
     def field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields or () if f.schema_name == name), None)
+
+    def label(self) -> str:
+        return f"activity {self.code} ({self.name})" if self.name else f"activity {self.code}"
 
 
 @dataclass(frozen=True)
@@ -95,47 +101,43 @@ class User:
     org_name: str
     api_host: str  # the account's API base URL, e.g. https://api-in21.leadsquared.com
     time_zone: str
-    country_code: str  # the account's default calling code, e.g. "+91"
+    country_code: str  # the account's default calling code, digits only: "91"
 
     @property
     def country(self) -> str | None:
         """The default country as a region code (IN), from the calling code."""
         import phonenumbers
 
-        digits = self.country_code.lstrip("+").strip()
+        digits = self.country_code
         if not digits.isdigit():
             return None
         region = phonenumbers.region_code_for_country_code(int(digits))
         return None if region == "ZZ" else region
 
-    @classmethod
-    def parse(cls, data: Any) -> User:
-        if not isinstance(data, dict):
-            raise AccountError(f"{WHOAMI} answered with {type(data).__name__}, not an object")
-        urls = data.get("LSQCommonServiceURLs") or {}
-        api = str(urls.get("api") or "") if isinstance(urls, dict) else ""
-        first, last = data.get("FirstName") or "", data.get("LastName") or ""
-        return cls(
-            name=" ".join(str(p) for p in (first, last) if p) or str(data.get("FullName") or ""),
-            email=str(data.get("EmailAddress") or ""),
-            role=str(data.get("Role") or data.get("RoleName") or ""),
-            org_id=str(data.get("OrgId") or data.get("OrgID") or ""),
-            org_name=str(data.get("OrgName") or data.get("Organization") or ""),
-            api_host=api_url(api) if api else "",
-            time_zone=str(data.get("TimeZone") or ""),
-            country_code=str(data.get("DefaultCountryCode") or ""),
-        )
+    @property
+    def org(self) -> str:
+        return self.org_name or self.org_id
+
+
+NO_USER = User("", "", "", "", "", "", "", "")
 
 
 @dataclass
 class Account:
-    """Everything a pre-flight check needs, as fetched at one moment."""
+    """Everything a pre-flight check needs, as fetched at one moment, and what it could not see.
+
+    ``lead_fields_listed`` / ``activity_types_listed``: the metadata listed that kind of thing, so
+    that a name missing from the list is evidence. ``unreadable`` says, for each metadata call
+    that could not be read, why."""
 
     user: User
     lead_fields: tuple[FieldInfo, ...]
     activity_types: tuple[ActivityType, ...]
     fetched_at: str = ""
     host: str = ""  # the host the metadata came from
+    lead_fields_listed: bool = True
+    activity_types_listed: bool = True
+    unreadable: tuple[str, ...] = ()
 
     def lead_field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.lead_fields if f.schema_name == name), None)
@@ -150,65 +152,36 @@ class Account:
         return path
 
 
-async def whoami(client: LeadSquaredClient) -> User:
-    return User.parse(await _get(client, WHOAMI))
+# --- UserByAccessKey.Get ---------------------------------------------------------------------
 
 
-async def activity_types(client: LeadSquaredClient) -> list[ActivityType]:
-    answer = await _get(client, ACTIVITY_TYPES)
-    if not isinstance(answer, list):
-        raise AccountError(f"{ACTIVITY_TYPES} answered with {type(answer).__name__}, not a list")
-    found = []
-    for item in answer:
-        code = str(item.get("ActivityEvent", "")) if isinstance(item, dict) else ""
-        if code.lstrip("-").isdigit():
-            found.append(ActivityType(int(code), str(item.get("DisplayName") or "")))
-    return found
-
-
-async def activity_fields(client: LeadSquaredClient, code: int) -> tuple[FieldInfo, ...]:
-    answer = await _get(client, ACTIVITY_SETTING, params={"code": str(code)})
-    fields = answer.get("Fields") if isinstance(answer, dict) else answer
-    if not isinstance(fields, list):
-        raise AccountError(f"{ACTIVITY_SETTING} for {code} answered without a list of fields")
-    return tuple(FieldInfo.parse(f) for f in fields if isinstance(f, dict))
-
-
-async def lead_fields(client: LeadSquaredClient) -> tuple[FieldInfo, ...]:
-    answer = await _get(client, LEAD_FIELDS)
-    if not isinstance(answer, list):
-        raise AccountError(f"{LEAD_FIELDS} answered with {type(answer).__name__}, not a list")
-    return tuple(FieldInfo.parse(f) for f in answer if isinstance(f, dict))
-
-
-async def fetch_account(client: LeadSquaredClient, events: list[int]) -> Account:
-    """The user, the lead fields, the activity types and the fields of the types in ``events``
-    (four calls for one event type)."""
-    import datetime as dt
-
-    user = await whoami(client)
-    leads = await lead_fields(client)
-    types = await activity_types(client)
-    with_fields = []
-    for activity in types:
-        fields = await activity_fields(client, activity.code) if activity.code in events else None
-        with_fields.append(ActivityType(activity.code, activity.name, fields))
-    return Account(
-        user,
-        leads,
-        tuple(with_fields),
-        fetched_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        host=client.connection.base_url,
+def parse_user(data: Any) -> User | None:
+    """The documented sample's names (``Name``, ``OrgDisplayName``, ``PassPhrase`` for the
+    login email, ``DefaultCountryCode`` as digits), with older and likely names as fallbacks;
+    None when the answer is not an object."""
+    if not isinstance(data, dict):
+        return None
+    urls = _get(data, "LSQCommonServiceURLs")
+    api = _text(_get(urls, "api")) if isinstance(urls, dict) else ""
+    first, last = _text(_get(data, "FirstName")), _text(_get(data, "LastName"))
+    name = _text(_get(data, "Name", "FullName", "UserName")) or " ".join(
+        p for p in (first, last) if p
     )
-
-
-async def _get(client: LeadSquaredClient, path: str, params: dict[str, str] | None = None) -> Any:
-    try:
-        return await client.lookup("GET", path, params=params)
-    except LookupFailed as exc:
-        if exc.fatal:  # bad keys or host: what LeadSquared said is the whole story
-            raise AccountError(exc.detail, refused=True) from None
-        raise AccountError(f"{path.rsplit('/', 1)[-1]}: {exc}") from None
+    email = _text(_get(data, "EmailAddress", "Email"))
+    login = _text(_get(data, "PassPhrase"))
+    if not email and "@" in login:  # the sample's login email; never a secret
+        email = login
+    code = _text(_get(data, "DefaultCountryCode", "CountryCode"))
+    return User(
+        name=name,
+        email=email,
+        role=_text(_get(data, "Role", "RoleName")),
+        org_id=_text(_get(data, "OrgId", "OrgID")),
+        org_name=_text(_get(data, "OrgDisplayName", "OrgName", "Organization", "OrgUniqueName")),
+        api_host=api_url(api) if api else "",
+        time_zone=_text(_get(data, "TimeZone")),
+        country_code="".join(c for c in code if c.isdigit()),
+    )
 
 
 def api_url(reported: str) -> str:
@@ -220,36 +193,209 @@ def api_url(reported: str) -> str:
     return f"{'http' if is_loopback(hostname) else 'https'}://{reported}"
 
 
-def _options(raw: Any) -> tuple[str, ...]:
+# --- LeadsMetaData.Get and GetActivitySetting --------------------------------------------------
+
+
+def parse_fields(answer: Any) -> tuple[FieldInfo, ...] | None:
+    """The fields in a metadata answer, custom field sets holding their own; None when the
+    answer holds no list of fields in any shape this reads."""
+    items = _field_list(answer)
+    if items is None:
+        return None
+    items = [item for item in items if _schema_name(item)]
+    names = {
+        _schema_name(i)
+        for i in items
+        if not _text(_get(i, *_PARENT_KEYS)) and "~" not in _schema_name(i)
+    }
+    top: list[dict[str, Any]] = []
+    children: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        name = _schema_name(item)
+        parent = _text(_get(item, *_PARENT_KEYS))
+        if not parent and "~" in name:
+            parent, _, child = name.partition("~")
+            if parent not in names and child in names:  # written child~parent
+                parent, child = child, parent
+            item = {**item, "SchemaName": child}
+        if parent and parent != name:
+            children.setdefault(parent, []).append(item)
+        else:
+            top.append(item)
+    found = [_parse_field(item, children.pop(_schema_name(item), [])) for item in top]
+    for parent, orphans in children.items():  # a set known only through its fields
+        inner = tuple(_parse_field(o) for o in orphans)
+        found.append(FieldInfo(parent, data_type="CustomObject", fields=inner))
+    return tuple(found)
+
+
+def _parse_field(
+    data: dict[str, Any], flat_children: list[dict[str, Any]] | None = None
+) -> FieldInfo:
+    nested = _nested_fields(data)
+    children = [*(nested or ()), *(flat_children or ())]
+    data_type = _text(_get(data, "DataType", "Type", "FieldType"))
+    is_set = _normal_type(data_type) in _SET_TYPES or bool(children)
+    return FieldInfo(
+        schema_name=_schema_name(data),
+        display_name=_text(_get(data, "DisplayName", "Label", "Name")),
+        data_type=data_type,
+        mandatory=_flag(_get(data, "IsMandatory", "Mandatory", "IsRequired")),
+        unique=_flag(_get(data, "IsLeadIdentifier", "IsUnique", "Unique")),
+        max_length=_length(_get(data, "MaxLength", "Length")),
+        options=parse_options(_get(data, "Options", "OptionSet", "OptionValues")),
+        fields=tuple(_parse_field(c) for c in children if _schema_name(c)) or None
+        if is_set
+        else None,
+    )
+
+
+def _nested_fields(data: dict[str, Any], depth: int = 0) -> list[dict[str, Any]] | None:
+    """A CFS entry's own fields: the first list under any key (at any depth up to three) whose
+    items carry a SchemaName; JSON-encoded strings are decoded on the way."""
+    if depth > 3:
+        return None
+    for key, value in data.items():
+        if key.casefold() in ("options", "optionset"):
+            continue
+        value = _decoded(value)
+        if _is_field_list(value):
+            return value
+        if isinstance(value, dict):
+            found = _nested_fields(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _field_list(answer: Any) -> list[dict[str, Any]] | None:
+    """A list of field entries: the answer itself, or under any key of an object answer."""
+    answer = _decoded(answer)
+    if _is_field_list(answer):
+        return answer
+    if isinstance(answer, list) and not answer:
+        return []
+    if isinstance(answer, dict):
+        for value in answer.values():
+            value = _decoded(value)
+            if _is_field_list(value):
+                return value
+        for value in answer.values():
+            if isinstance(value, dict) and (found := _field_list(value)) is not None:
+                return found
+    return None
+
+
+def _is_field_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and any(isinstance(item, dict) and _schema_name(item) for item in value)
+    )
+
+
+# --- ActivityTypes.Get -----------------------------------------------------------------------
+
+
+def parse_activity_types(answer: Any) -> tuple[ActivityType, ...] | None:
+    """The activity types in an ``ActivityTypes.Get`` answer (codes as numbers or strings);
+    None when it holds no list of types in any shape this reads."""
+    items = _decoded(answer)
+    if isinstance(items, dict):
+        items = next((v for v in items.values() if isinstance(v, list)), None)
+    if not isinstance(items, list):
+        return None
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        code = _text(_get(item, "ActivityEvent", "EventCode", "Code", "ActivityEventCode"))
+        if code.lstrip("-").isdigit():
+            found.append(
+                ActivityType(int(code), _text(_get(item, "DisplayName", "EventName", "Name")))
+            )
+    if items and not found:
+        return None
+    return tuple(found)
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def parse_options(raw: Any) -> tuple[str, ...]:
+    raw = _decoded(raw)
     if isinstance(raw, str):
-        if not raw.strip():
-            return ()
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            return tuple(o.strip() for o in raw.split(",") if o.strip())
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
+    if isinstance(raw, dict):
+        inner = next((v for v in raw.values() if isinstance(v, list)), None)
+        raw = inner if inner is not None else [{"Value": k} for k in raw]
     if not isinstance(raw, list):
         return ()
     found = []
     for option in raw:
-        if isinstance(option, dict):
-            value = option.get("Value", option.get("Text", option.get("Label")))
-        else:
-            value = option
-        if value is not None and str(value) != "":
+        value = _get(option, "Value", "Text", "Label") if isinstance(option, dict) else option
+        if value is not None and not isinstance(value, (dict, list)) and str(value) != "":
             found.append(str(value))
     return tuple(found)
 
 
-def _flag(raw: Any) -> bool:
+def _flag(raw: Any) -> bool | None:
+    if raw is None:
+        return None
     if isinstance(raw, str):
-        return raw.strip().lower() in ("true", "1", "yes")
+        text = raw.strip().lower()
+        if text in ("true", "1", "yes", "y"):
+            return True
+        if text in ("false", "0", "no", "n"):
+            return False
+        return None
     return bool(raw)
 
 
 def _length(raw: Any) -> int | None:
     try:
-        length = int(str(raw).strip())
+        length = int(float(str(raw).strip()))
     except (TypeError, ValueError):
         return None
     return length if length > 0 else None
+
+
+def _get(data: Any, *names: str) -> Any:
+    """The first of ``names`` present in ``data``, compared without regard to case."""
+    if not isinstance(data, dict):
+        return None
+    for name in names:
+        if name in data:
+            return data[name]
+    lowered = {k.casefold(): v for k, v in data.items() if isinstance(k, str)}
+    return next((lowered[n.casefold()] for n in names if n.casefold() in lowered), None)
+
+
+def _schema_name(item: Any) -> str:
+    return _text(_get(item, "SchemaName", "Attribute")) if isinstance(item, dict) else ""
+
+
+def _text(raw: Any) -> str:
+    return "" if raw is None or isinstance(raw, (dict, list)) else str(raw).strip()
+
+
+def _decoded(value: Any) -> Any:
+    """A JSON-encoded object or list, decoded; anything else as it is."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _normal_type(data_type: str) -> str:
+    return "".join(c for c in data_type.casefold() if c.isalnum())
+
+
+def walk(fields: tuple[FieldInfo, ...]) -> Iterator[tuple[FieldInfo | None, FieldInfo]]:
+    """Every field with its custom field set (None at the top)."""
+    for spec in fields:
+        yield None, spec
+        for inner in spec.fields or ():
+            yield spec, inner

@@ -19,6 +19,7 @@ from importer import __version__, exitcodes
 from importer.calllog import FILE_NAME as CALL_LOG
 from importer.config import Mapping, load_mapping
 from importer.errors import AccountError, ConfigError, Problem, SourceError
+from importer.sandbox.shapes import SHAPES as METADATA_SHAPES
 from importer.validation import open_input, validate_file
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def _account_call(host: str | None, region: str | None, work: Callable[..., Any]
     from importer.client import Counters, LeadSquaredClient
     from importer.connection import resolve_connection
     from importer.limiter import Rate, RateLimiter
+    from importer.metadata import DUMP_HINT, Unreadable
     from importer.preflight import preflight
 
     connection = resolve_connection(host, region)
@@ -97,12 +99,14 @@ def _account_call(host: str | None, region: str | None, work: Callable[..., Any]
                     f"could not read the account from {found.base_url}: {exc}. Check the host "
                     "(--host, --region, LSQ_HOST) and the network"
                 ) from None
+            except Unreadable as exc:
+                raise AccountError(f"{exc}. {DUMP_HINT}") from None
 
     return asyncio.run(go())
 
 
 def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Any:
-    from importer.account import fetch_account
+    from importer.metadata import fetch_account
     from importer.preflight import event_code
 
     code = event_code(mapping)
@@ -116,8 +120,8 @@ def _checked_against(account: Any, mapping: Mapping) -> str:
 
     code = event_code(mapping)
     activity = account.activity_type(code) if code is not None else None
-    what = f", activity {activity.code} {activity.name}" if activity else ""
-    org = account.user.org_name or account.user.org_id
+    what = f", {activity.label()}" if activity else ""
+    org = account.user.org or "(not named)"
     return f"Checked against the account {org} at {account.host}{what}"
 
 
@@ -552,7 +556,7 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
     Without --host, --region or LSQ_HOST, the account's host is found from the keys (the call
     works on any host); `run` does the same and says which host it picked.
     """
-    from importer.account import whoami as read_user
+    from importer.metadata import whoami as read_user
 
     user = _account_call(host, region, read_user)
     if as_json:
@@ -560,12 +564,15 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
         return
     country = f" ({user.country})" if user.country else ""
     rows = [
-        ("User", f"{user.name} <{user.email}>" if user.email else user.name),
+        (
+            "User",
+            f"{user.name} <{user.email}>" if user.email and user.name else user.name or user.email,
+        ),
         ("Role", user.role),
         ("Org", f"{user.org_name} ({user.org_id})" if user.org_id else user.org_name),
         ("API host", user.api_host),
         ("Time zone", user.time_zone),
-        ("Country", f"{user.country_code}{country}"),
+        ("Country", f"+{user.country_code}{country}" if user.country_code else ""),
     ]
     for label, value in rows:
         click.echo(f"{label + ':':<11}{value}")
@@ -576,7 +583,7 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def activity_types_command(host: str | None, region: str | None, as_json: bool) -> None:
     """The account's activity types: the event codes a mapping's activity.event can take."""
-    from importer.account import activity_types
+    from importer.metadata import activity_types
 
     found = _account_call(host, region, activity_types)
     if as_json:
@@ -599,7 +606,7 @@ def activity_types_command(host: str | None, region: str | None, as_json: bool) 
 def fields(host: str | None, region: str | None, code: int | None, as_json: bool) -> None:
     """The account's lead fields, or one activity type's fields: schema name (what a mapping
     uses), display name, data type, mandatory, unique, maximum length and dropdown options."""
-    from importer.account import activity_fields, activity_types, lead_fields
+    from importer.metadata import activity_fields, activity_types, lead_fields
 
     if code is None:
         found = _account_call(host, region, lead_fields)
@@ -633,13 +640,106 @@ def fields(host: str | None, region: str | None, code: int | None, as_json: bool
                 _shorten(", ".join(spec.options), 60),
             ]
         )
-        for inner in spec.fields:
+        if spec.is_set and spec.fields is None:
+            rows.append(
+                [indent + "  (its fields: not listed by the account's metadata)"] + [""] * 6
+            )
+        for inner in spec.fields or ():
             add(inner, indent + "  ")
 
     for spec in found:
         add(spec, "")
     headers = ["SCHEMA NAME", "DISPLAY NAME", "TYPE", "MANDATORY", "UNIQUE", "MAX", "OPTIONS"]
     click.echo(_table(headers, rows))
+
+
+@main.command("account")
+@_connection_options
+@click.option(
+    "--activity",
+    "codes",
+    type=int,
+    multiple=True,
+    metavar="CODE",
+    help="The activity types whose fields to read (repeat it; default: every type).",
+)
+@click.option(
+    "--dump",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write the raw answers of the metadata calls to FILE (JSON, keys removed).",
+)
+@click.option("--force", is_flag=True, help="Overwrite --dump FILE if it exists.")
+def account_command(
+    host: str | None, region: str | None, codes: tuple[int, ...], dump: Path | None, force: bool
+) -> None:
+    """What lsq-import understands of the account's metadata, and what it cannot check.
+
+    It reads the same calls as the pre-flight of `run` (the user, the lead fields, the activity
+    types and their fields) and prints what it found in them. When a check says it cannot see
+    something your account does have, or the account answers in a shape lsq-import does not
+    read, --dump FILE writes the raw answers, with the keys removed, for whoever supports you.
+    """
+    from importer.metadata import dump as dump_of
+    from importer.metadata import fetch_account
+
+    if dump is not None and dump.exists() and not force:
+        raise click.UsageError(f"{dump} exists; add --force to overwrite it")
+    record: list[dict[str, Any]] = []
+
+    async def read(client: Any) -> Any:
+        found = await fetch_account(client, list(codes) or None, record)
+        return found, client.connection
+
+    found, connection = _account_call(host, region, read)
+    if dump is not None:
+        text = json.dumps(dump_of(connection, record), indent=2, ensure_ascii=False)
+        _write_private(dump, text + "\n")
+        click.echo(f"Wrote {dump}: the raw answers of {_count(len(record), 'call')}, keys removed")
+    for line in _describe_account(found):
+        click.echo(line)
+
+
+def _describe_account(account: Any) -> list[str]:
+    """What the pre-flight can see of the account, and what it will skip."""
+    user = account.user
+    lines = [f"Account:   {user.org or '(not named)'} at {account.host}"]
+    if account.lead_fields_listed:
+        sets = [f for f in account.lead_fields if f.is_set]
+        lines.append(
+            f"Lead:      {_count(len(account.lead_fields) - len(sets), 'field')}, "
+            f"{_count(len(sets), 'custom field set')}"
+        )
+        for spec in sets:
+            listed = (
+                _count(len(spec.fields), "field")
+                if spec.fields is not None
+                else "fields not listed"
+            )
+            lines.append(f"  {spec.label()}: {listed}")
+    else:
+        lines.append("Lead:      no lead fields listed: attributes are not checked")
+    if account.activity_types_listed:
+        lines.append(f"Activity:  {_count(len(account.activity_types), 'type')}")
+    else:
+        lines.append("Activity:  no activity types listed: event codes are not checked")
+    for activity in account.activity_types:
+        if activity.fields is not None:
+            lines.append(f"  {activity.label()}: {_count(len(activity.fields), 'field')}")
+    for line in account.unreadable:
+        lines.append(f"could not read the account's {line}")
+    return lines
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it names the account's user and org)."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 @main.command("init-mapping")
@@ -699,11 +799,11 @@ def init_mapping(
         keys = False
     account = None
     if keys:
-        from importer.account import fetch_account
+        from importer.metadata import fetch_account
 
         account = _account_call(host, region, lambda client: fetch_account(client, [code]))
         activity = account.activity_type(code)
-        if activity is None:
+        if activity is None and account.activity_types_listed:
             known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types)
             raise click.BadParameter(
                 f"{code} is not an activity type of this account: {known}", param_hint="--activity"
@@ -715,7 +815,9 @@ def init_mapping(
             err=True,
         )
         activity = ActivityType(code, "", None)
-    made = scaffold(source, sample, activity, account, sheet)
+    made = scaffold(source, sample, activity or ActivityType(code, "", None), account, sheet)
+    for line in made.skipped:
+        click.echo(f"note: {line}", err=True)
     if output is None:
         click.echo(made.text, nl=False)
     else:
@@ -850,6 +952,15 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     help="The account's schema (YAML or JSON, shaped like "
     "importer/sandbox/default_schema.yaml). Default: one that fits data_samples/.",
 )
+@click.option(
+    "--metadata-shape",
+    default="nested",
+    show_default=True,
+    type=click.Choice(list(METADATA_SHAPES)),
+    help="How the metadata calls describe fields: where a custom field set lists its own "
+    "fields, and how flags, options and lengths are written (LeadSquared does not document "
+    "it; see importer/sandbox/shapes.py).",
+)
 @click.option("--access-key", default=None, help="The sandbox's access key.")
 @click.option("--secret-key", default=None, help="The sandbox's secret key.")
 def sandbox(
@@ -866,6 +977,7 @@ def sandbox(
     race: str,
     seed: int | None,
     schema_file: Path | None,
+    metadata_shape: str,
     access_key: str | None,
     secret_key: str | None,
 ) -> None:
@@ -894,6 +1006,7 @@ def sandbox(
         race=race,
         seed=seed,
         schema=load_schema(schema_file) if schema_file else default_schema(),
+        metadata_shape=metadata_shape,
     )
     if access_key:
         config.access_key = access_key

@@ -54,10 +54,14 @@ class LookupFailed(Exception):
     """A read-only call could not be made to answer. ``fatal``: the keys or the host were
     refused, as they would be for every call."""
 
-    def __init__(self, message: str, fatal: bool = False, detail: str = "") -> None:
+    def __init__(
+        self, message: str, fatal: bool = False, detail: str = "", reached: bool = True
+    ) -> None:
         super().__init__(message)
         self.fatal = fatal
         self.detail = detail or message  # the answer's own message, without its type
+        #: The host answered (with an error); False: no answer came (connection, timeout).
+        self.reached = reached
 
 
 @dataclass
@@ -238,7 +242,7 @@ class LeadSquaredClient:
             except (CallNotSent, CallLost) as exc:
                 failures += 1
                 if failures >= attempts:
-                    raise LookupFailed(str(exc)) from None
+                    raise LookupFailed(str(exc), reached=False) from None
                 await self.pause(min(2**failures, 10) * 0.1)
                 continue
             answer = classify_response(status, text)

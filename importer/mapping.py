@@ -116,12 +116,20 @@ class Plan:
     def use_account(self, account: Account) -> list[str]:
         """Check the mapping against the account's fields and activity types (ConfigError with
         every problem), and from now on fail the rows whose values the fields will not take.
-        Where the mapping sets no time zone or phone country, the account's are used; returns
-        notes saying so."""
-        from importer.preflight import check_constant, event_code, field_for, mapping_problems
+        Where the mapping sets no time zone or phone country, the account's are used. Returns
+        notes: each check the account's metadata left no way to make, and the defaults taken."""
+        from importer.metadata import DUMP_HINT
+        from importer.preflight import (
+            check_constant,
+            event_code,
+            field_for,
+            review_mapping,
+            value_skips,
+        )
 
+        review = review_mapping(self.mapping, account)
+        problems = review.problems
         notes = []
-        problems = mapping_problems(self.mapping, account)
         unmapped = [
             f.label()
             for f in account.lead_fields
@@ -151,9 +159,11 @@ class Plan:
             for target in self.targets
             if (found := field_for(target.path, self.mapping, account)) is not None
         }
+        skipped = review.skipped + value_skips(self._fields)
+        notes = skipped + ([DUMP_HINT] if skipped else []) + notes
         code = event_code(self.mapping)
         activity = account.activity_type(code) if code is not None else None
-        self._activity = f"{activity.code} ({activity.name})" if activity else ""
+        self._activity = activity.label().removeprefix("activity ") if activity else ""
         for target in self.targets:
             check = self._fields.get(target.path)
             if check is None:

@@ -1,18 +1,23 @@
 """The mapping and its values against the account, before a row is sent.
 
-``mapping_problems`` finds what would make LeadSquared reject every row: an unknown lead
+``review_mapping`` finds what would make LeadSquared reject every row: an unknown lead
 attribute, custom field set or activity field, a SearchBy that is not a unique field, an
-unknown event code, a mandatory activity field left unmapped. ``field_for`` gives the account's
-field behind a rule's path, and ``value_problems`` judges a column of converted values against
-it (a dropdown value that is not an option, a value too long, a value not of the field's type,
-a mandatory activity field left empty): those rows fail without a call.
+unknown event code, a mandatory activity field left unmapped. It refuses only on evidence: a
+name is unknown only when the account's metadata lists that kind of thing and not this one.
+Where the metadata does not describe something (a custom field set's fields, the activity
+types, a field's type or options), the check is skipped and ``Review.skipped`` says so.
+
+``field_for`` gives the account's field behind a rule's path, and ``value_problems`` judges a
+column of converted values against it (a dropdown value that is not an option, a value too long,
+a value not of the field's type, a mandatory activity field left empty): those rows fail without
+a call.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,15 +68,76 @@ def event_code(mapping: Mapping) -> int | None:
     return None
 
 
-def mapping_problems(mapping: Mapping, account: Account) -> list[Problem]:
-    problems: list[Problem] = []
+@dataclass
+class Review:
+    """What the pre-flight found in a mapping: problems (each one evidence, from the account's
+    own metadata, that every row would be rejected) and the checks it had to skip because the
+    metadata does not describe what they need, one line each."""
+
+    problems: list[Problem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def review_mapping(mapping: Mapping, account: Account) -> Review:
+    review = Review(skipped=[f"could not read the account's {line}" for line in account.unreadable])
+    _review_lead(mapping, account, review)
+    code = event_code(mapping)
+    if code is None:
+        if mapping.activity.event.column is not None and not account.activity_types_listed:
+            review.skipped.append(
+                f"cannot check the event codes in column {mapping.activity.event.column!r}: "
+                f"{_NO_TYPES}"
+            )
+        return review
+    activity = account.activity_type(code)
+    if activity is None and account.activity_types_listed:
+        known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types) or "none"
+        review.problems.append(
+            Problem(
+                "activity.event",
+                f"{code} is not an activity type of this account; its types are: {known} "
+                "(lsq-import activity-types lists them)",
+            )
+        )
+        return review
+    if not account.activity_types_listed:
+        review.skipped.append(f"cannot check the event code {code}: {_NO_TYPES}")
+    if activity is None or activity.fields is None:
+        what = activity.label() if activity is not None else f"activity {code}"
+        if mapping.activity.fields or mapping.activity.custom_field_sets:
+            review.skipped.append(
+                f"cannot check the fields of {what}: the account's metadata does not list them; "
+                "LeadSquared rejects a row whose activity field is unknown"
+            )
+        return review
+    _review_activity(mapping, activity, review)
+    return review
+
+
+_NO_TYPES = (
+    "the account's metadata lists no activity types; LeadSquared rejects a row whose event code "
+    "is unknown"
+)
+#: Always unique in LeadSquared, whatever the metadata says or leaves out.
+_BUILT_IN_IDENTIFIERS = frozenset({"EmailAddress", "Phone", "Mobile"})
+
+
+def _review_lead(mapping: Mapping, account: Account, review: Review) -> None:
     lead = mapping.lead
+    if not account.lead_fields_listed:
+        review.skipped.append(
+            "cannot check the lead attributes and custom field sets: the account's metadata "
+            "lists no lead fields; LeadSquared rejects a row whose attribute is unknown"
+        )
+        return
     for name in lead.attributes:
         spec = account.lead_field(name)
         if spec is None:
-            problems.append(_unknown(f"lead.attributes.{name}", name, account.lead_fields, "lead"))
+            review.problems.append(
+                _unknown(f"lead.attributes.{name}", name, account.lead_fields, "lead")
+            )
         elif spec.is_set:
-            problems.append(
+            review.problems.append(
                 Problem(
                     f"lead.attributes.{name}",
                     f"{name} is a custom field set: map its fields under "
@@ -79,83 +145,122 @@ def mapping_problems(mapping: Mapping, account: Account) -> list[Problem]:
                 )
             )
     search = account.lead_field(lead.search_by)
-    if search is not None and not search.unique and not search.is_set:
-        unique = ", ".join(f.schema_name for f in account.lead_fields if f.unique) or "none"
-        problems.append(
-            Problem(
-                "lead.search_by",
-                f"{lead.search_by} is not a unique field of this account, so it cannot find a "
-                f"lead; unique fields: {unique}",
+    if search is not None and not search.is_set and lead.search_by not in _BUILT_IN_IDENTIFIERS:
+        if search.unique is False:
+            unique = ", ".join(f.schema_name for f in account.lead_fields if f.unique) or "none"
+            review.problems.append(
+                Problem(
+                    "lead.search_by",
+                    f"{lead.search_by} is not a unique field of this account, so it cannot find a "
+                    f"lead; unique fields: {unique}",
+                )
             )
-        )
-    problems += _set_problems(
-        "lead.custom_field_sets", lead.custom_field_sets, account.lead_field, account.lead_fields
+        elif search.unique is None:
+            review.skipped.append(
+                f"cannot check that the SearchBy field {lead.search_by} is unique: the account's "
+                "metadata does not say; LeadSquared rejects a row whose SearchBy is not unique"
+            )
+    _review_sets(
+        "lead.custom_field_sets",
+        lead.custom_field_sets,
+        account.lead_field,
+        account.lead_fields,
+        review,
     )
-    code = event_code(mapping)
-    if code is None:
-        return problems
-    activity = account.activity_type(code)
-    if activity is None:
-        known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types) or "none"
-        problems.append(
-            Problem(
-                "activity.event",
-                f"{code} is not an activity type of this account; its types are: {known} "
-                "(lsq-import activity-types lists them)",
-            )
-        )
-        return problems
-    return problems + _activity_problems(mapping, activity)
 
 
-def _activity_problems(mapping: Mapping, activity: ActivityType) -> list[Problem]:
-    problems: list[Problem] = []
+def _review_activity(mapping: Mapping, activity: ActivityType, review: Review) -> None:
     fields = activity.fields or ()
-    what = f"activity {activity.code} ({activity.name})"
+    what = activity.label()
     for name in mapping.activity.fields:
         spec = activity.field(name)
         if spec is None:
-            problems.append(_unknown(f"activity.fields.{name}", name, fields, what))
+            review.problems.append(_unknown(f"activity.fields.{name}", name, fields, what))
         elif spec.is_set:
-            problems.append(
+            review.problems.append(
                 Problem(
                     f"activity.fields.{name}",
                     f"{name} is a custom field set: map its fields under "
                     f"activity.custom_field_sets.{name}",
                 )
             )
-    problems += _set_problems(
-        "activity.custom_field_sets", mapping.activity.custom_field_sets, activity.field, fields
+    _review_sets(
+        "activity.custom_field_sets",
+        mapping.activity.custom_field_sets,
+        activity.field,
+        fields,
+        review,
     )
     mapped = set(mapping.activity.fields)
     for spec in fields:
         if spec.mandatory and not spec.is_set and spec.schema_name not in mapped:
-            problems.append(
+            review.problems.append(
                 Problem(
                     "activity.fields",
                     f"{spec.label()} is mandatory for {what} but not mapped: every row would "
                     f"be rejected; add activity.fields.{spec.schema_name}",
                 )
             )
-    return problems
+    if fields and all(spec.mandatory is None for spec in fields):
+        review.skipped.append(
+            f"cannot check that the mandatory fields of {what} are mapped: the account's "
+            "metadata does not say which are mandatory"
+        )
 
 
-def _set_problems(
-    path: str, sets: dict[str, dict], find, siblings: tuple[FieldInfo, ...]
-) -> list[Problem]:
-    problems = []
+def _review_sets(
+    path: str,
+    sets: dict[str, dict],
+    find: Callable[[str], FieldInfo | None],
+    siblings: tuple[FieldInfo, ...],
+    review: Review,
+) -> None:
     for name, fields in sets.items():
         spec = find(name)
         if spec is None:
-            problems.append(_unknown(f"{path}.{name}", name, siblings, "custom field sets"))
+            review.problems.append(_unknown(f"{path}.{name}", name, siblings, "custom field sets"))
             continue
-        if not spec.is_set:
-            problems.append(Problem(f"{path}.{name}", f"{name} is a field, not a custom field set"))
+        if not spec.is_set and spec.data_type:
+            review.problems.append(
+                Problem(f"{path}.{name}", f"{name} is a field, not a custom field set")
+            )
+            continue
+        if spec.fields is None:  # a set whose fields are not listed, or a field of no type
+            review.skipped.append(
+                f"cannot check the fields of custom field set {name}: the account's metadata "
+                "does not list them; LeadSquared rejects a row whose CFS field is unknown"
+            )
             continue
         for inner in fields:
             if spec.field(inner) is None:
-                problems.append(_unknown(f"{path}.{name}.{inner}", inner, spec.fields, name))
-    return problems
+                review.problems.append(_unknown(f"{path}.{name}.{inner}", inner, spec.fields, name))
+
+
+def value_skips(targets: dict[str, Target]) -> list[str]:
+    """One line for each kind of value check that the metadata leaves no way to make."""
+    untyped = [path for path, t in targets.items() if not t.spec.data_type]
+    no_options = [
+        path
+        for path, t in targets.items()
+        if t.check_options and t.spec.takes_one_option and not t.spec.options
+    ]
+    skipped = []
+    if untyped:
+        skipped.append(
+            f"cannot check the values of {_some(untyped)} against a data type: the account's "
+            "metadata gives none"
+        )
+    if no_options:
+        skipped.append(
+            f"cannot check the values of {_some(no_options)} against the dropdown's options: "
+            "the account's metadata lists none"
+        )
+    return skipped
+
+
+def _some(paths: list[str], limit: int = 4) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
 def _unknown(path: str, name: str, known: tuple[FieldInfo, ...], where: str) -> Problem:
@@ -190,7 +295,7 @@ def field_for(path: str, mapping: Mapping, account: Account) -> Target | None:
         spec = spec.field(parts[3])
     if spec is None or spec.is_set:
         return None
-    return Target(spec, not skip_activity_options, spec.mandatory and parts[1] == "fields")
+    return Target(spec, not skip_activity_options, bool(spec.mandatory) and parts[1] == "fields")
 
 
 def value_problems(
@@ -255,6 +360,8 @@ def check_constant(target: Target, text: str) -> str | None:
 
 def event_problems(values: pa.Array, account: Account) -> list[tuple[int, str, str]]:
     """Rows whose event code (from a column) is not one of the account's activity types."""
+    if not account.activity_types_listed:
+        return []
     known = pa.array([str(t.code) for t in account.activity_types], pa.string())
     unknown = pc.and_(values.is_valid(), pc.invert(pc.is_in(values, known)))
     listed = "; ".join(f"{t.code} {t.name}" for t in account.activity_types)
@@ -284,8 +391,9 @@ async def preflight(
     note: Callable[[str], None] = lambda message: None,
 ) -> tuple[Connection, Account | None]:
     """Before a run: find the account's host if none was given, and read the account's metadata
-    for ``Plan.use_account`` (``check``). Raises AccountError when the account cannot be read."""
-    from importer.account import fetch_account, whoami
+    for ``Plan.use_account`` (``check``). Raises AccountError when the keys are refused or the
+    host does not answer; metadata that answers in a shape nothing reads only skips checks."""
+    from importer.metadata import fetch_account, whoami
 
     async with LeadSquaredClient.new_session(2, timeout) as session:
         client = LeadSquaredClient(session, connection, limiter, counters)
@@ -297,7 +405,7 @@ async def preflight(
                 connection = replace(connection, base_url=user.api_host, discover=False)
                 client.connection = connection
                 note(
-                    f"no host given: the account {user.org_name or user.org_id} is served by "
+                    f"no host given: the account {user.org} is served by "
                     f"{user.api_host}, which this run uses"
                 )
             if not check:
@@ -313,7 +421,7 @@ async def preflight(
                     f"{connection.base_url}: {exc}. Give --host or --region, or set LSQ_HOST"
                 ) from None
             raise AccountError(
-                f"could not read the account from {connection.base_url}: {exc}. Check the "
-                "host, or skip this check with --no-check-account"
+                f"could not read the account from {connection.base_url}: {exc}. Check the host "
+                "(--host, --region, LSQ_HOST) and the network"
             ) from None
     return connection, account

@@ -90,6 +90,8 @@ class Scaffold:
     text: str
     matched: dict[str, str] = field(default_factory=dict)  # column -> path
     unmatched: list[str] = field(default_factory=list)
+    #: What the account's metadata does not describe, so that no column could be matched to it.
+    skipped: list[str] = field(default_factory=list)
 
 
 def scaffold(
@@ -100,7 +102,8 @@ def scaffold(
     sheet: str | None = None,
 ) -> Scaffold:
     """The starter mapping for ``source``, judged on ``sample`` rows."""
-    lead_fields = account.lead_fields if account is not None else STANDARD_LEAD_FIELDS
+    listed = account is not None and account.lead_fields_listed
+    lead_fields = account.lead_fields if account is not None and listed else STANDARD_LEAD_FIELDS
     candidates = _candidates(lead_fields, activity)
     columns = {
         name: [row[i] for row in sample if i < len(row)] for i, name in enumerate(source.header)
@@ -160,9 +163,46 @@ def scaffold(
                 )
             ]
         )
-    text = _render(source, matched, columns, date_format, activity, account, search_by, sheet)
+    skipped = _unseen(account, lead_fields, activity)
+    text = _render(
+        source, matched, columns, date_format, activity, account, search_by, sheet, skipped
+    )
     unmatched = [c for c in source.header if c not in matched]
-    return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched)
+    return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched, skipped)
+
+
+def _unseen(
+    account: Account | None, lead_fields: tuple[FieldInfo, ...], activity: ActivityType
+) -> list[str]:
+    """What the account's metadata leaves out, so that the mapping must be finished by hand."""
+    if account is None:
+        return []
+    found = []
+    if not account.lead_fields_listed:
+        found.append(
+            "the account's metadata lists no lead fields: columns were matched to LeadSquared's "
+            "standard ones"
+        )
+    for spec in lead_fields:
+        if spec.is_set and spec.fields is None:
+            found.append(
+                f"the account's metadata does not list the fields of custom field set "
+                f"{spec.schema_name}: map them by hand under lead.custom_field_sets."
+                f"{spec.schema_name}"
+            )
+    if activity.fields is None:
+        found.append(
+            f"the account's metadata does not list the fields of {activity.label()}: map them "
+            "by hand under activity.fields"
+        )
+    for spec in activity.fields or ():
+        if spec.is_set and spec.fields is None:
+            found.append(
+                f"the account's metadata does not list the fields of custom field set "
+                f"{spec.schema_name}: map them by hand under activity.custom_field_sets."
+                f"{spec.schema_name}"
+            )
+    return found
 
 
 def _candidates(lead_fields: tuple[FieldInfo, ...], activity: ActivityType) -> list[_Candidate]:
@@ -194,7 +234,7 @@ def _set_candidates(prefix: str, spec: FieldInfo) -> list[_Candidate]:
             inner,
             (inner.display_name, f"{spec.display_name} {inner.display_name}"),
         )
-        for inner in spec.fields
+        for inner in spec.fields or ()
     ]
 
 
@@ -296,12 +336,13 @@ def _render(
     account: Account | None,
     search_by: str,
     sheet: str | None,
+    skipped: list[str],
 ) -> str:
     user = account.user if account is not None else None
     zone = user.time_zone if user is not None and user.time_zone else None
     country = user.country if user is not None else None
     origin = (
-        f"# the fields of the account {user.org_name or user.org_id}."
+        f"# the fields of the account {user.org or 'whose keys are set'}."
         if user is not None
         else "# LeadSquared's standard lead fields (run it with keys to match the account's own)."
     )
@@ -309,6 +350,7 @@ def _render(
         f"# A starter mapping for {source.path.name}, made by lsq-import init-mapping from",
         origin,
         "# Check every line, then: lsq-import validate INPUT -m THIS_FILE --check-account",
+        *(f"# Note: {line}" for line in skipped),
         "",
         "source:",
     ]

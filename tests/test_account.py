@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.account import FieldInfo, User, api_url
+from importer.account import api_url, parse_fields, parse_user
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
 from tests.test_resume import read, write_inputs
@@ -50,7 +50,7 @@ def test_whoami_prints_the_account(sandbox, tmp_path: Path):
     assert result.stdout.splitlines() == [
         "User:      Sandbox Admin <admin@sandbox.example>",
         "Role:      Administrator",
-        "Org:       Sandbox Realty (41000)",
+        "Org:       Sandbox Realty (5f0c8a4e-41d2-4c36-9a51-6d3f00a41000)",
         f"API host:  {sandbox.url}",
         "Time zone: Asia/Kolkata",
         "Country:   +91 (IN)",
@@ -109,29 +109,86 @@ def test_activity_types_and_fields(sandbox, tmp_path: Path):
     assert activity[3]["fields"][0]["schema_name"] == "mx_CustomObject_1"
 
 
-def test_the_shapes_metadata_arrives_in():
-    as_string = FieldInfo.parse(
+def test_whoami_reads_the_documented_sample_and_the_older_names():
+    documented = parse_user(
         {
-            "SchemaName": "a",
-            "DataType": "Dropdown",
-            "IsMandatory": "true",
-            "OptionSet": '[{"Text": "X", "Value": "x"}]',
+            "Id": "1f7a",
+            "Name": "Asha Rao",
+            "PassPhrase": "asha@example.com",
+            "EmailAddress": None,
+            "Role": "Sales_Manager",
+            "TimeZone": "Asia/Kolkata",
+            "OrgDisplayName": "Acme Realty",
+            "OrgId": "9a1c0f3e-0000-4000-8000-000000000001",
+            "DefaultCountryCode": "91",
+            "Plan": None,
+            "LSQCommonServiceURLs": {"api": "api-in21.leadsquared.com", "app": "in21.example"},
         }
     )
-    as_labels = FieldInfo.parse(
+    assert documented is not None
+    assert (documented.name, documented.email, documented.org, documented.role) == (
+        "Asha Rao",
+        "asha@example.com",
+        "Acme Realty",
+        "Sales_Manager",
+    )
+    assert (documented.api_host, documented.country_code, documented.country) == (
+        "https://api-in21.leadsquared.com",
+        "91",
+        "IN",
+    )
+    older = parse_user(
         {
-            "SchemaName": "b",
-            "DataType": "Select",
-            "Options": [{"Label": "Y", "Value": "y"}],
-            "MaxLength": "50",
+            "FirstName": "A",
+            "LastName": "B",
+            "EmailAddress": "a@b.example",
+            "OrgName": "O",
+            "DefaultCountryCode": "+1",
+            "LSQCommonServiceURLs": {},
         }
     )
-    assert (as_string.options, as_string.mandatory, as_string.is_dropdown) == (("x",), True, True)
-    assert (as_labels.options, as_labels.max_length) == (("y",), 50)
+    assert older is not None
+    assert (older.name, older.email, older.org, older.country, older.api_host) == (
+        "A B",
+        "a@b.example",
+        "O",
+        "US",
+        "",
+    )
+    # a pass phrase that is not an email address is never shown as one
+    assert parse_user({"PassPhrase": "s3cret"}).email == ""  # type: ignore[union-attr]
+    assert parse_user(["not", "an", "object"]) is None
     assert api_url("api-in21.leadsquared.com") == "https://api-in21.leadsquared.com"
     assert api_url("127.0.0.1:8080") == "http://127.0.0.1:8080"
-    user = User.parse({"FirstName": "A", "DefaultCountryCode": "+1", "LSQCommonServiceURLs": {}})
-    assert (user.name, user.country, user.api_host) == ("A", "US", "")
+
+
+def test_options_flags_and_lengths_in_every_form():
+    (as_string, as_labels, as_plain, as_mapping, bare) = parse_fields(
+        [
+            {
+                "SchemaName": "a",
+                "DataType": "Dropdown",
+                "IsMandatory": "true",
+                "OptionSet": '[{"Text": "X", "Value": "x"}]',
+            },
+            {
+                "schemaName": "b",  # keys in another case
+                "dataType": "Select",
+                "options": [{"Label": "Y", "Value": "y"}],
+                "MaxLength": "50",
+                "IsLeadIdentifier": 0,
+            },
+            {"SchemaName": "c", "DataType": "Select", "Options": "p, q", "IsMandatory": 1},
+            {"SchemaName": "d", "DataType": "Select", "Options": {"m": "M", "n": "N"}},
+            {"SchemaName": "e", "SomethingNew": {"x": 1}},
+        ]
+    )
+    assert (as_string.options, as_string.mandatory, as_string.is_dropdown) == (("x",), True, True)
+    assert (as_labels.options, as_labels.max_length, as_labels.unique) == (("y",), 50, False)
+    assert (as_plain.options, as_plain.mandatory) == (("p", "q"), True)
+    assert as_mapping.options == ("m", "n")
+    # a flag the metadata leaves out is "not said", not false; no type: nothing to judge
+    assert (bare.mandatory, bare.unique, bare.data_type, bare.is_set) == (None, None, "", False)
 
 
 # --- the pre-flight: problems with the mapping ---------------------------------------------------

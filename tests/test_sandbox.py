@@ -449,8 +449,15 @@ async def test_metadata_endpoints_return_the_real_shapes():
             sandbox, "/v2/Authentication.svc/UserByAccessKey.Get", method="GET"
         )
         assert status == 200
+        # the docs' sample: Name, OrgDisplayName, the login email as PassPhrase, digits only
+        assert {k: user[k] for k in ("Name", "OrgDisplayName", "PassPhrase", "EmailAddress")} == {
+            "Name": "Sandbox Admin",
+            "OrgDisplayName": "Sandbox Realty",
+            "PassPhrase": "admin@sandbox.example",
+            "EmailAddress": None,
+        }
         assert user["TimeZone"] == "Asia/Kolkata"
-        assert user["DefaultCountryCode"] == "+91"
+        assert user["DefaultCountryCode"] == "91"
         assert user["LSQCommonServiceURLs"]["api"] == sandbox.url.removeprefix("http://")
 
         _, types = await call(sandbox, "/v2/ProspectActivity.svc/ActivityTypes.Get", method="GET")
@@ -647,8 +654,7 @@ def test_a_schema_from_a_file(tmp_path: Path):
 
     path = tmp_path / "schema.yaml"
     path.write_text(
-        "account: {user: {FirstName: A}, org: {OrgId: '1'}, time_zone: UTC, "
-        "default_country_code: '+1'}\n"
+        "account: {Name: A, OrgId: '1', TimeZone: UTC, DefaultCountryCode: '1'}\n"
         "lead_fields:\n  - {SchemaName: EmailAddress, DisplayName: Email, DataType: Email, "
         "IsLeadIdentifier: true}\n"
         "activity_types:\n  - {ActivityEvent: 7, DisplayName: Call}\n",
@@ -656,13 +662,7 @@ def test_a_schema_from_a_file(tmp_path: Path):
     )
     schema = load_schema(path)
     assert schema.activity_type(7).display_name == "Call"
-    path.write_text("account: {}\nlead_fields: []\n", encoding="utf-8")
+    path.write_text("account: []\nlead_fields: []\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_schema(path)
-    assert [p.path for p in caught.value.problems] == [
-        "account.user",
-        "account.org",
-        "account.time_zone",
-        "account.default_country_code",
-        "activity_types",
-    ]
+    assert [p.path for p in caught.value.problems] == ["account", "activity_types"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from importer.sandbox import shapes
 from importer.sandbox.schema import check_value, is_datetime
 from importer.sandbox.state import Lead, SandboxConfig, State
 
@@ -326,30 +327,24 @@ def _set_fields(
 
 
 async def _answer(request: web.Request, data: Any) -> web.Response:
-    await asyncio.sleep(request.app[STATE].latency())
+    state = request.app[STATE]
+    await asyncio.sleep(state.latency())
+    if request.path.rsplit("/", 1)[-1] in state.config.shape.denied:
+        raise MXError(
+            "MXUnAuthorizedAccessException", "You do not have permission to access this API."
+        )
     return web.json_response(data)
 
 
 async def user_by_access_key(request: web.Request) -> web.Response:
-    account = request.app[STATE].config.schema.account
-    return await _answer(
-        request,
-        {
-            "Id": "00000000-0000-0000-0000-00000000a11e",
-            **account.user,
-            **account.org,
-            "TimeZone": account.time_zone,
-            "DefaultCountryCode": account.default_country_code,
-            "LSQCommonServiceURLs": {
-                "api": request.app[STATE].config.api_host or request.host,
-                "app": request.host,
-            },
-        },
-    )
+    config = request.app[STATE].config
+    api = config.api_host or request.host
+    return await _answer(request, shapes.user_answer(config.schema, api, request.host))
 
 
 async def activity_types(request: web.Request) -> web.Response:
-    return await _answer(request, request.app[STATE].config.schema.activity_types_json())
+    config = request.app[STATE].config
+    return await _answer(request, shapes.activity_types(config.schema, config.shape))
 
 
 async def activity_setting(request: web.Request) -> web.Response:
@@ -358,11 +353,14 @@ async def activity_setting(request: web.Request) -> web.Response:
     activity = schema.activity_type(int(code)) if code.isdigit() else None
     if activity is None:
         raise MXError("MXInvalidActivityException", f"Invalid activity event code: {code!r}")
-    return await _answer(request, schema.activity_setting(activity))
+    return await _answer(
+        request, shapes.activity_setting(activity, request.app[STATE].config.shape)
+    )
 
 
 async def leads_metadata(request: web.Request) -> web.Response:
-    return await _answer(request, request.app[STATE].config.schema.leads_metadata())
+    config = request.app[STATE].config
+    return await _answer(request, shapes.leads_metadata(config.schema, config.shape))
 
 
 async def lead_by_email(request: web.Request) -> web.Response:

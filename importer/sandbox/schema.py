@@ -8,7 +8,6 @@ judges a value against a field, as strictly as LeadSquared does.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -63,15 +62,9 @@ class ActivityType(_Model):
         return next((f for f in self.fields if f.schema_name == name), None)
 
 
-class Account(_Model):
-    user: dict[str, str]
-    org: dict[str, str]
-    time_zone: str
-    default_country_code: str
-
-
 class Schema(_Model):
-    account: Account
+    #: The UserByAccessKey.Get answer, less Id and LSQCommonServiceURLs (the sandbox adds them).
+    account: dict[str, Any]
     lead_fields: list[FieldSpec]
     activity_types: list[ActivityType]
 
@@ -80,53 +73,6 @@ class Schema(_Model):
 
     def activity_type(self, code: int) -> ActivityType | None:
         return next((t for t in self.activity_types if t.code == code), None)
-
-    # --- the shapes LeadSquared's metadata endpoints return ---------------------------------
-
-    def leads_metadata(self) -> list[dict[str, Any]]:
-        return [_lead_field_json(f) for f in self.lead_fields]
-
-    def activity_types_json(self) -> list[dict[str, Any]]:
-        return [
-            {"ActivityEvent": t.code, "DisplayName": t.display_name, "Category": "Custom"}
-            for t in self.activity_types
-        ]
-
-    def activity_setting(self, activity: ActivityType) -> dict[str, Any]:
-        return {
-            "ActivityEvent": activity.code,
-            "DisplayName": activity.display_name,
-            "Fields": [_activity_field_json(f) for f in activity.fields],
-        }
-
-
-def _lead_field_json(spec: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "SchemaName": spec.schema_name,
-        "DisplayName": spec.display_name,
-        "DataType": spec.data_type,
-        "IsMandatory": spec.mandatory,
-        "IsLeadIdentifier": spec.unique,
-        "MaxLength": spec.max_length,
-        "Options": [{"Label": o, "Value": o} for o in spec.options],
-    }
-    if spec.is_set:
-        out["Fields"] = [_lead_field_json(f) for f in spec.fields]
-    return out
-
-
-def _activity_field_json(spec: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "SchemaName": spec.schema_name,
-        "DisplayName": spec.display_name,
-        "DataType": spec.data_type,
-        "IsMandatory": spec.mandatory,
-        # LeadSquared sends the options as a JSON-encoded string, not as a list
-        "OptionSet": json.dumps([{"Text": o, "Value": o} for o in spec.options]),
-    }
-    if spec.is_set:
-        out["Fields"] = [_activity_field_json(f) for f in spec.fields]
-    return out
 
 
 def default_schema() -> Schema:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from importer.sandbox.schema import Schema, default_schema
+from importer.sandbox.shapes import SHAPES, Shape
 
 DEFAULT_ACCESS_KEY = "u$sandbox0access0key"
 DEFAULT_SECRET_KEY = "sandbox$secret$key0123456789"  # keys often hold '$': so does this one
@@ -50,6 +51,19 @@ class SandboxConfig:
     #: The API host UserByAccessKey.Get names (LSQCommonServiceURLs.api); default: the host the
     #: call came to. Another sandbox's address makes this one a "wrong region" host.
     api_host: str | None = None
+    #: How the metadata calls answer: one of ``shapes.SHAPES`` (the shape of a custom field
+    #: set's fields, of flags, options and lengths is not documented).
+    metadata_shape: str = "nested"
+
+    def __post_init__(self) -> None:
+        if self.metadata_shape not in SHAPES:
+            raise ValueError(
+                f"{self.metadata_shape!r} is not a metadata shape: {', '.join(SHAPES)}"
+            )
+
+    @property
+    def shape(self) -> Shape:
+        return SHAPES[self.metadata_shape]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -63,6 +77,7 @@ class SandboxConfig:
             "slow_seconds": self.slow_seconds,
             "race": self.race,
             "seed": self.seed,
+            "metadata_shape": self.metadata_shape,
         }
 
 
