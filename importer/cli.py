@@ -93,7 +93,7 @@ def _account_call(host: str | None, region: str | None, work: Callable[..., Any]
             try:
                 return await work(LeadSquaredClient(session, found, limiter, counters))
             except AccountError as exc:
-                if exc.refused:
+                if exc.refused or exc.unreachable:
                     raise
                 raise AccountError(
                     f"could not read the account from {found.base_url}: {exc}. Check the host "
@@ -219,8 +219,11 @@ Exit codes:
   0    every row succeeded
   1    some rows failed (failures.csv says why)
   2    a mapping, file or option error; nothing was sent
-  3    LeadSquared stopped the run (bad keys, wrong host)
+  3    LeadSquared stopped the run (bad keys, wrong host), or the host never
+       answered (nothing reached it: check --host/--region)
   4    --max-rows reached with rows left: run again to continue
+  75   the host stopped answering for longer than --outage-limit: run again
+       to resume
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: run again to resume"""
 
 
@@ -255,6 +258,16 @@ def _sending_options(function: F) -> F:
             show_default=True,
             type=click.IntRange(min=0),
             help="Resends after a transient error (5xx, timeout, lost connection).",
+        ),
+        click.option(
+            "--outage-limit",
+            default=900.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            help="When the host stops answering, every call waits and one probe at a time "
+            "tries it; after this long without an answer the run stops (exit 75) and the "
+            "same command resumes it.",
         ),
         click.option(
             "--check-account/--no-check-account",
@@ -413,6 +426,7 @@ def _send(
     from importer.connection import Connection, resolve_connection
     from importer.delivery import RetryPolicy
     from importer.limiter import Rate
+    from importer.outage import OutagePolicy
     from importer.pipeline import RunOptions, StopSwitch, run_import
     from importer.progress import BarProgress, SilentProgress
     from importer.sandbox import SandboxConfig, parse_rate, serve
@@ -433,6 +447,7 @@ def _send(
         log_path=sending["log_file"] or out_dir / CALL_LOG,
         log_payloads=sending["log_payloads"],
         check_account=sending["check_account"],
+        outage=OutagePolicy(limit=sending["outage_limit"]),
     )
     quiet = sending["quiet"]
     connection = None if use_sandbox else resolve_connection(sending["host"], sending["region"])

@@ -20,10 +20,12 @@ import aiohttp
 from importer import __version__
 from importer.calllog import CallLog
 from importer.connection import Connection
-from importer.limiter import RateLimiter
+from importer.limiter import Lesson, RateLimiter, Stamp
+from importer.outage import Link, OutagePolicy
 from importer.responses import Verdict, classify_response
 
 CREATE_CUSTOM = "/v2/ProspectActivity.svc/CreateCustom"
+WHOAMI = "/v2/Authentication.svc/UserByAccessKey.Get"  # answers on any host: the probe
 
 
 class CallNotSent(Exception):
@@ -48,6 +50,22 @@ async def _first(*awaitables: Any) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+@dataclass(frozen=True)
+class _Leaving:
+    """Handed to aiohttp's trace: the stamp to move when the request's headers are written."""
+
+    limiter: RateLimiter
+    stamp: Stamp
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    leaving = context.trace_request_ctx
+    if isinstance(leaving, _Leaving):
+        leaving.limiter.restamp(leaving.stamp)
 
 
 class LookupFailed(Exception):
@@ -83,14 +101,18 @@ class LeadSquaredClient:
         connection: Connection,
         limiter: RateLimiter,
         counters: Counters,
-        on_throttle: Any = None,
+        on_throttle: Callable[[Lesson], None] | None = None,
         log: CallLog | None = None,
+        outage: OutagePolicy | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.session = session
         self.connection = connection
+        #: The host as the pool sees it: an outage pauses every call, not each row.
+        self.link = Link(lambda: self.connection.base_url, self._probe, outage, note)
         self.limiter = limiter
         self.counters = counters
-        self.on_throttle = on_throttle  # called with (stated limit) after each throttle
+        self.on_throttle = on_throttle  # called with what the limiter learned from a throttle
         self.log = log  # every call and its outcome, one JSON line each
         self.on_wire = 0  # calls sent whose answer has not come back yet
         self._stop = asyncio.Event()  # set when the run stops: calls still waiting are not sent
@@ -114,9 +136,13 @@ class LeadSquaredClient:
     @staticmethod
     def new_session(workers: int, timeout: float) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=workers + 4, keepalive_timeout=60)
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_headers_sent)
         return aiohttp.ClientSession(
+            trace_configs=[trace],
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 15)),
+            # a healthy host connects in well under a second; a blackholed one costs this much
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10)),
             headers={"User-Agent": f"lsq-import/{__version__}"},
         )
 
@@ -140,14 +166,18 @@ class LeadSquaredClient:
         if not self._warm:
             async with self._warming:
                 if not self._warm:
-                    try:
-                        return await self._send(method, path, params, body, on_leave, row)
-                    finally:
-                        # It reached the server at some moment before its answer came: count
-                        # it in the window as of then, the safe side.
-                        self.limiter.restamp_last()
-                        self._warm = True
+                    # It reached the server at some moment before its answer came: it is
+                    # counted in the window as of then, the safe side. Until one call is
+                    # answered, calls go one at a time: a host that never answers is found
+                    # with two calls, not a pool's worth.
+                    reply = await self._send(method, path, params, body, on_leave, row, True)
+                    self._warm = True
+                    return reply
         return await self._send(method, path, params, body, on_leave, row)
+
+    async def _probe(self) -> None:
+        """One read-only call past the gate, for the link: returns if the host answered."""
+        await self._send("GET", WHOAMI, None, None, None, None, gated=False)
 
     async def _send(
         self,
@@ -157,34 +187,49 @@ class LeadSquaredClient:
         body: Any,
         on_leave: Callable[[], None] | None,
         row: int | None,
+        stamp_at_answer: bool = False,
+        gated: bool = True,
     ) -> tuple[int, str]:
-        if not self.stopped:
-            await _first(self.limiter.acquire(), self._stop.wait())
-        if self.stopped:
-            raise RunStopped
+        if gated:
+            await self._through_gate()
+        stamp = await self._turn()
         if on_leave is not None:
             on_leave()
+        self.limiter.restamp(stamp)  # after the journal's mark: as late as it can be
         self.counters.calls += 1
         headers = self.connection.headers()
         started = time.monotonic()
         self.on_wire += 1
         try:
             async with self.session.request(
-                method, self.connection.base_url + path, params=params, json=body, headers=headers
+                method,
+                self.connection.base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                trace_request_ctx=_Leaving(self.limiter, stamp),
             ) as response:
                 status, text = response.status, await response.text(errors="replace")
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             error = self._describe(exc)
             self._log(path, row, started, body, outcome="not_sent", error=error)
+            self.link.failed(error)
             raise CallNotSent(error) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = self._describe(exc)
             self._log(path, row, started, body, outcome="answer_lost", error=error)
+            self.link.failed(error)
             raise CallLost(error) from None
         finally:
             self.on_wire -= 1
+            if stamp_at_answer:
+                self.limiter.restamp(stamp)
+        self.link.succeeded()
+        self.limiter.answered(stamp)
+        answer = classify_response(status, text)
+        if answer.verdict is Verdict.THROTTLED:
+            self._throttled(stamp, answer.limit)
         if self.log is not None:
-            answer = classify_response(status, text)
             fields = (
                 {"activity_id": answer.activity_id, "lead_id": answer.lead_id}
                 if answer.verdict is Verdict.SUCCESS and answer.activity_id
@@ -217,11 +262,37 @@ class LeadSquaredClient:
         text = str(exc) or {"TimeoutError": "no answer within the timeout"}.get(kind, kind)
         return self.connection.redact(f"{kind}: {text}")
 
-    def throttled(self, stated: tuple[int, float] | None) -> None:
+    async def _through_gate(self) -> None:
+        """Wait while the host is down (RunStopped if the run stops or the outage outlasts its
+        limit meanwhile); HostUnreachable if it never answered this run."""
+        if self.link.down:
+            await _first(self.link.gate(), self._stop.wait(), self.link.gave_up.wait())
+        if self.stopped or self.link.gave_up.is_set():
+            raise RunStopped
+        await self.link.gate()
+
+    async def _turn(self) -> Stamp:
+        """Wait for the limiter's go, unless the run stops first (RunStopped)."""
+        if self.stopped:
+            raise RunStopped
+        turn = asyncio.ensure_future(self.limiter.acquire())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((turn, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not turn.done():
+                turn.cancel()
+        if self.stopped or not turn.done() or turn.cancelled():
+            raise RunStopped  # a slot taken and not used only makes the window safer
+        return turn.result()
+
+    def _throttled(self, stamp: Stamp, stated: tuple[int, float] | None) -> None:
+        """Every throttle, of any call, teaches the limiter once, with the throttled send."""
         self.counters.throttles += 1
-        adopted = self.limiter.throttled(stated)
-        if adopted is not None and self.on_throttle is not None:
-            self.on_throttle(adopted)
+        lesson = self.limiter.throttled(stamp, stated)
+        if self.on_throttle is not None:
+            self.on_throttle(lesson)
 
     async def lookup(
         self,
@@ -247,8 +318,7 @@ class LeadSquaredClient:
                 continue
             answer = classify_response(status, text)
             if answer.verdict is Verdict.THROTTLED:
-                self.throttled(answer.limit)
-                continue
+                continue  # the limiter has learned from it; the call waits its turn again
             if status == 200 and answer.verdict is not Verdict.REJECTED:
                 try:
                     return json.loads(text)

@@ -25,6 +25,7 @@ from importer.client import (
     LookupFailed,
     RunStopped,
 )
+from importer.outage import HostUnreachable
 from importer.responses import Answer, Verdict, classify_response
 
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -101,11 +102,19 @@ INTERRUPTED = "Interrupted"
 
 
 class FatalError(Exception):
-    """The run cannot go on (bad keys, wrong host)."""
+    """The run cannot go on (bad keys, wrong host, a host that never answered).
 
-    def __init__(self, answer: Answer) -> None:
+    ``row_error_type``: how the row it came with is recorded (its own call's answer may have
+    been lost: then it is OutcomeUnknown, checked by the next run)."""
+
+    def __init__(self, answer: Answer, row_error_type: str = "") -> None:
         super().__init__(answer.message)
         self.answer = answer
+        self.row_error_type = row_error_type or answer.error_type
+
+
+#: The host never answered this run: the rows it stopped are sent by the next run.
+HOST_UNREACHABLE = "HostUnreachable"
 
 
 @dataclass
@@ -115,6 +124,9 @@ class _Attempts:
     throttles: int = 0
     duplicate_retried: bool = False
     possible_duplicate: bool = False
+    #: Some attempt may have reached the server (answered, or its answer was lost); False
+    #: while every attempt failed to connect.
+    reached: bool = False
     sent_at: list[dt.datetime] = field(default_factory=list)
     last_error: str = ""  # why the last attempt did not settle the row
 
@@ -137,6 +149,15 @@ class Delivery:
     async def deliver(self, job: RowJob) -> RowResult:
         """Send one row until its outcome is known. Raises FatalError to stop the run."""
         tries = _Attempts()
+        try:
+            return await self._deliver(job, tries)
+        except HostUnreachable as exc:
+            answer = Answer(Verdict.FATAL, HOST_UNREACHABLE, str(exc))
+            lost = tries.reached or job.check_first
+            raise FatalError(answer, "OutcomeUnknown" if lost else HOST_UNREACHABLE) from None
+
+    async def _deliver(self, job: RowJob, tries: _Attempts) -> RowResult:
+        link = self.client.link
         if job.check_first:  # an earlier run died with this call in flight
             now = dt.datetime.now(dt.UTC)
             tries.sent_at.append(job.first_sent or now)
@@ -158,13 +179,14 @@ class Delivery:
                 if self.before_send is not None:
                     self.before_send(job)
 
+            outages = link.outages
             try:
                 status, text = await self.client.send(
                     "POST", CREATE_CUSTOM, body=job.payload, on_leave=leaving, row=job.row
                 )
             except RunStopped:
-                if not tries.last_error:
-                    raise  # never sent in this run: the row is still to do
+                if not tries.last_error or not tries.reached:
+                    raise  # it never reached the server in this run: the row is still to do
                 return self._result(
                     job,
                     tries,
@@ -174,25 +196,32 @@ class Delivery:
                     f"{tries.last_error}); the next run sends it",
                 )
             except CallNotSent as exc:
+                tries.last_error = f"ConnectionError: {exc}"
+                if link.down or link.outages != outages:
+                    continue  # the host is down: the pool waits for it, the row does not fail
                 if failed := await self._transient(job, tries, "ConnectionError", str(exc)):
                     return failed
                 continue
             except CallLost as exc:
+                tries.reached = True
                 self.counters.lost_answers += 1
                 if landed := await self._check_lost(job, tries, str(exc), self.policy.settle):
                     return landed
+                if link.outages != outages:  # lost in an outage: checked, then sent again
+                    tries.last_error = f"AnswerLost: {exc}"
+                    continue
                 if failed := await self._transient(job, tries, "AnswerLost", str(exc)):
                     return failed
                 continue
+            tries.reached = True
             answer = classify_response(status, text)
             if answer.verdict is Verdict.SUCCESS:
                 return self._result(
                     job, tries, SUCCEEDED, activity_id=answer.activity_id, lead_id=answer.lead_id
                 )
             tries.last_error = f"{answer.error_type}: {answer.message}"
-            if answer.verdict is Verdict.THROTTLED:
+            if answer.verdict is Verdict.THROTTLED:  # the client told the limiter
                 tries.throttles += 1
-                self.client.throttled(answer.limit)
                 if tries.throttles > self.policy.throttle_retries:
                     return self._failed(job, tries, answer)
                 continue

@@ -55,11 +55,16 @@ class SourceError(ImporterError):
 class AccountError(ImporterError):
     """The account cannot be read (whoami, its fields, its activity types). Nothing is sent.
 
-    ``refused``: LeadSquared refused the keys or the host, as it would every call."""
+    ``refused``: LeadSquared refused the keys or the host, as it would every call.
+    ``unreachable``: the host never answered; the message names the host and the fix."""
 
-    def __init__(self, message: str, refused: bool = False) -> None:
+    def __init__(
+        self, message: str, refused: bool = False, unreachable: bool = False, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.refused = refused
+        self.unreachable = unreachable
+        self.detail = detail or message  # without the advice
 
 
 class RowError(ImporterError):

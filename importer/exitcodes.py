@@ -3,6 +3,7 @@
 OK = 0  # every row succeeded
 ROWS_FAILED = 1  # some rows failed: failures.csv says why
 CONFIG = 2  # a mapping, file or option error, found before anything was sent
-STOPPED = 3  # LeadSquared stopped the run (bad keys, wrong host)
+STOPPED = 3  # LeadSquared stopped the run (bad keys, wrong host, a host that never answered)
 MAX_ROWS_LEFT = 4  # --max-rows reached with rows left for the next run
+HOST_DOWN = 75  # the host stopped answering for longer than --outage-limit: run again to resume
 BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # stopped by a signal: run again to resume

@@ -27,6 +27,7 @@ RETRYABLE = {
     "NotSent",
     "OutcomeUnknown",
     "Interrupted",
+    "HostUnreachable",
 }
 FILE_NAME = "journal.sqlite"
 #: A journaled row's (state, error type, first send time, last send time), times in UTC.

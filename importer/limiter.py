@@ -1,27 +1,55 @@
-"""Keeping to the account's rate limit: no window of W seconds ever holds more than N sends.
+"""Keeping to the account's rate limit, on a real network and beside other clients.
 
-aiolimiter's ``AsyncLimiter(N, W)`` is a leaky bucket with a burst of N: in its first W seconds
-it lets about 2N calls through, which LeadSquared's window would throttle (BENCHMARKS.md
-measures it). So it is wrapped. A sliding window over this process's last N sends holds each
-send until the N-th before it is more than ``W * (1 + margin)`` old: any N+1 sends then span
-more than W, and the margin absorbs network jitter. In front of it, an ``AsyncLimiter(1, ...)``
-spreads the sends evenly, pacing 5% faster than the window allows so that its late wake-ups
-(lost for good in a bucket of one: about 3% of the limit at 25 calls a second) cost nothing.
+LeadSquared counts the calls that *arrive* in any window of W seconds (``shared/
+LEADSQUARED_API.md`` assumes a strict sliding window that counts rejected calls too). We only
+know when ours *leave*. Two sends N apart that leave ``W + m`` apart arrive at least
+``W + m - J`` apart, where J is the spread of the network's delay on the way in; so the margin m
+must cover J, and every second of margin costs a share ``m / (W + m)`` of the limit.
 
-A throttle pauses every sender for a whole window, so that the server's window empties, and a
-lower limit named by the server replaces the configured one.
+``Pacer`` (pure: it is handed the time, it never sleeps) decides when the next send may leave:
+
+- **A sliding window over our own sends**: a send leaves only once the ``allowed``-th send
+  before it is ``W + margin`` old, so no window of W ever holds more than ``allowed`` of them.
+- **A margin that is a time, learned from the run.** It starts at the spread of the answer
+  times (the most recent 64 calls, largest left out), within 0.2 to 2 % of W: an estimate with no
+  throttle behind it is never allowed to cost more than 2 %. A throttle that our own sends could
+  explain (our window was full) doubles it, up to 20 % of W; every four clean windows relax the
+  widening by a fifth. The send is stamped as late as the client can: after the journal's mark,
+  when the request's headers are written.
+- **A throttled call counts**, as it did on the server: its stamp stays in the window, and the
+  next send waits as long as the window then requires; there is no blanket pause.
+- **Neighbours.** Another integration, or a second import, on the same account uses part of
+  the same quota. A throttle that our own sends cannot explain (they left room in the window),
+  or one that comes again within three windows although the margin was just widened, lowers
+  ``allowed`` by 30 % (multiplicative decrease). Each clean window then adds one call back
+  (additive increase) while far below the level that was throttled, and near it only every
+  ``patience`` windows, a patience that doubles with each neighbour throttle, so that probing
+  for the neighbour's share gets rarer instead of recurring.
+- **A lower limit named by the server** ("API calls exceeded the limit of 20 in 5 second(s)")
+  replaces the configured one.
+
+``RateLimiter`` runs a ``Pacer`` in the event loop, with an ``aiolimiter.AsyncLimiter`` of one
+in front to spread the sends evenly (a burst of N opens N connections at once, and their uneven
+set-up squeezes the arrivals), 5 % faster than the window allows so that its late wake-ups cost
+nothing: the window is what holds the rate. Measurements: BENCHMARKS.md, "the rate on a real
+network".
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
-DEFAULT_MARGIN = 0.005
 _SPREAD = 0.95  # the bucket's pace, as a share of the window's
+_FLOOR, _ESTIMATE_CAP, _CEILING = 0.002, 0.02, 0.2  # the margin's bounds, as shares of W
+_RELAX_EVERY, _RELAX = 4, 0.8  # clean windows between relaxations, and the factor
+_DECREASE = 0.7  # a neighbour throttle leaves this share of ``allowed``
+_NEAR = 0.85  # within this share of the throttled level, increase only every ``patience``
+_PATIENCE_CAP = 16
 
 
 @dataclass(frozen=True)
@@ -33,59 +61,205 @@ class Rate:
         return f"{self.calls}/{self.seconds:g}s"
 
 
-class RateLimiter:
-    """Every call to LeadSquared, retries and lookups included, waits on ``acquire()`` first.
+@dataclass
+class Stamp:
+    """When one send left, as the window counts it (moved later as the request leaves)."""
 
-    Create it inside the running loop (aiolimiter binds to the loop that first uses it)."""
+    at: float
 
-    def __init__(self, rate: Rate, margin: float = DEFAULT_MARGIN) -> None:
-        self.margin = margin
-        self._turn = asyncio.Lock()  # senders pass one at a time, in the order they came
-        self._resume_at = 0.0
+
+class Throttle(enum.Enum):
+    """What one throttle taught the pacer."""
+
+    JITTER = "jitter"  # our own window was full: the margin was too small, and is widened
+    NEIGHBOUR = "neighbour"  # someone else's calls filled the server's window: send less
+
+
+@dataclass(frozen=True)
+class Lesson:
+    kind: Throttle
+    adopted: Rate | None = None  # the lower limit the server named, now in force
+    first_neighbour: bool = False  # the first neighbour throttle of the run: say so, once
+
+
+class Pacer:
+    """When the next send may leave; see the module docstring. ``margin``: a fixed margin in
+    seconds instead of a learned one (tests)."""
+
+    def __init__(self, rate: Rate, margin: float | None = None) -> None:
+        self.fixed_margin = margin
         self.adopted: Rate | None = None
+        self.learned = 0.0  # the margin widened by throttles, in seconds
+        self._answers: deque[float] = deque(maxlen=64)  # recent answer times
+        self._high: float | None = None  # the ``allowed`` a neighbour throttle came at
+        self.patience = 1
+        self.neighbour_throttles = 0
+        self._last_throttle: float | None = None
+        self._clean_windows = 0
+        self._next_review: float | None = None
+        self.allowed = float(rate.calls)
+        self._sent: deque[Stamp] = deque()
         self._set(rate)
 
     def _set(self, rate: Rate) -> None:
         self.rate = rate
-        self._span = rate.seconds * (1 + self.margin)
-        # The bucket spreads the sends evenly (a burst of N opens N connections at once, and
-        # their uneven set-up squeezes the arrivals), a little faster than the limit so that
-        # its late wake-ups cost nothing: the window below is what holds the rate.
-        self._bucket = AsyncLimiter(1, self._span / rate.calls * _SPREAD)
-        self._sent: deque[float] = deque(maxlen=rate.calls)
+        # Twice the limit: a throttle is judged against the sends before it and those that
+        # left while it was on the wire.
+        self._sent = deque(self._sent, maxlen=2 * rate.calls)
+        self.allowed = min(self.allowed, float(rate.calls))
 
-    async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._turn:
-            while True:
-                await self._sleep_until(self._resume_at)
-                await self._bucket.acquire()
-                if len(self._sent) == self._sent.maxlen:
-                    await self._sleep_until(self._sent[0] + self._span)
-                if loop.time() >= self._resume_at:  # no throttle came in while it waited
-                    self._sent.append(loop.time())
-                    return
+    # --- what it knows ------------------------------------------------------------------------
 
-    def restamp_last(self) -> None:
-        """Count the last send as made now (its answer has just come back)."""
-        if self._sent:
-            self._sent[-1] = asyncio.get_running_loop().time()
+    @property
+    def spread(self) -> float | None:
+        """The spread of the recent answer times (largest left out); None before 8 answers."""
+        if len(self._answers) < 8:
+            return None
+        ordered = sorted(self._answers)
+        return ordered[-2] - ordered[0]
+
+    @property
+    def margin(self) -> float:
+        if self.fixed_margin is not None:
+            return self.fixed_margin
+        window = self.rate.seconds
+        estimate = min(max(self.spread or 0.0, _FLOOR * window), _ESTIMATE_CAP * window)
+        return min(max(estimate, self.learned), _CEILING * window)
+
+    @property
+    def span(self) -> float:
+        return self.rate.seconds + self.margin
+
+    @property
+    def budget(self) -> int:
+        """How many sends any window may hold now."""
+        return max(1, int(self.allowed))
+
+    def gap(self) -> float:
+        """The even spacing of sends at the current budget (the bucket's period)."""
+        return self.span / self.budget * _SPREAD
+
+    # --- the decisions ------------------------------------------------------------------------
+
+    def earliest(self, now: float) -> float:
+        """The earliest time the next send may leave."""
+        self._review(now)
+        budget = self.budget
+        if len(self._sent) < budget:
+            return now
+        return max(now, self._sent[-budget].at + self.span)
+
+    def sent(self, now: float) -> Stamp:
+        """A send leaves now; its stamp may be moved later (``restamp``) as it really leaves."""
+        self._review(now)
+        stamp = Stamp(now)
+        self._sent.append(stamp)
+        return stamp
 
     @staticmethod
-    async def _sleep_until(when: float) -> None:
-        loop = asyncio.get_running_loop()
-        while (left := when - loop.time()) > 0:
-            await asyncio.sleep(left)
+    def restamp(stamp: Stamp, now: float) -> None:
+        stamp.at = max(stamp.at, now)
 
-    def throttled(self, stated: tuple[int, float] | None) -> Rate | None:
-        """A call was throttled: pause every sender for one window. If the server named a
-        lower limit than ours, adopt it and return it."""
+    def answered(self, stamp: Stamp, now: float) -> None:
+        """An answer came back (any status): its time teaches the network's spread."""
+        self._answers.append(max(0.0, now - stamp.at))
+
+    def throttled(self, stamp: Stamp, now: float, stated: tuple[int, float] | None) -> Lesson:
+        """The call sent at ``stamp`` was throttled. Its stamp stays in the window."""
         adopted = None
         if stated is not None:
             calls, seconds = stated
-            if calls > 0 and seconds > 0 and calls / seconds < self.rate.calls / self.rate.seconds:
+            limit = self.rate.calls / self.rate.seconds
+            if calls > 0 and seconds > 0 and calls / seconds < limit:
                 adopted = self.adopted = Rate(calls, seconds)
                 self._set(adopted)
+        recent = (
+            self._last_throttle is not None and now - self._last_throttle < 3 * self.rate.seconds
+        )
+        self._last_throttle = now
+        self._clean_windows = 0
+        self._next_review = now + self.rate.seconds
+        if adopted is not None:
+            return Lesson(Throttle.JITTER, adopted)
+        if self._ours_could_fill(stamp) and not (recent and self.learned):
+            window = self.rate.seconds
+            self.learned = min(
+                _CEILING * window, max(2 * self.margin, self.margin + _FLOOR * window)
+            )
+            return Lesson(Throttle.JITTER)
+        self.neighbour_throttles += 1
+        self._high = self.allowed
+        self.allowed = max(1.0, self.allowed * _DECREASE)
+        self.patience = min(_PATIENCE_CAP, self.patience * 2)
+        return Lesson(Throttle.NEIGHBOUR, first_neighbour=self.neighbour_throttles == 1)
+
+    def _ours_could_fill(self, stamp: Stamp) -> bool:
+        """Whether our own sends alone could have put N calls in the server's window before
+        this one: N of them left within ``W`` plus twice the plausible jitter of it."""
+        calls = self.rate.calls
+        jitter = 2 * max(self.margin, self.spread or 0.0) + _FLOOR * self.rate.seconds
+        earlier = [s.at for s in self._sent if s is not stamp and s.at <= stamp.at + jitter]
+        if len(earlier) < calls:
+            return False
+        return stamp.at - sorted(earlier)[-calls] < self.rate.seconds + jitter
+
+    def _review(self, now: float) -> None:
+        """After each clean window: relax the margin now and then, and win back calls."""
+        if self._next_review is None:
+            self._next_review = now + self.rate.seconds
+            return
+        while now >= self._next_review:
+            self._next_review += self.rate.seconds
+            self._clean_windows += 1
+            if self.learned and self._clean_windows % _RELAX_EVERY == 0:
+                self.learned *= _RELAX
+                if self.learned < _FLOOR * self.rate.seconds:
+                    self.learned = 0.0
+            if self.allowed < self.rate.calls:
+                far = self._high is None or self.allowed + 1 <= _NEAR * self._high
+                if far or self._clean_windows % self.patience == 0:
+                    self.allowed = min(float(self.rate.calls), self.allowed + 1)
+
+
+class RateLimiter:
+    """Every call to LeadSquared, retries and lookups included, waits on ``acquire()`` first
+    and reports its answer (``answered``, ``throttled``) with the stamp it got.
+
+    Create it inside the running loop (aiolimiter binds to the loop that first uses it)."""
+
+    def __init__(self, rate: Rate, margin: float | None = None) -> None:
+        self.pacer = Pacer(rate, margin)
+        self._turn = asyncio.Lock()  # senders pass one at a time, in the order they came
+        self._bucket, self._gap = self._new_bucket()
+
+    @property
+    def rate(self) -> Rate:
+        return self.pacer.rate
+
+    @property
+    def adopted(self) -> Rate | None:
+        return self.pacer.adopted
+
+    def _new_bucket(self) -> tuple[AsyncLimiter, float]:
+        gap = self.pacer.gap()
+        return AsyncLimiter(1, gap), gap
+
+    async def acquire(self) -> Stamp:
         loop = asyncio.get_running_loop()
-        self._resume_at = max(self._resume_at, loop.time() + self.rate.seconds)
-        return adopted
+        async with self._turn:
+            if abs(self.pacer.gap() - self._gap) > 0.05 * self._gap:  # budget or margin moved
+                self._bucket, self._gap = self._new_bucket()
+            await self._bucket.acquire()
+            while (left := self.pacer.earliest(loop.time()) - loop.time()) > 0:
+                await asyncio.sleep(left)  # a throttle meanwhile may push it later: look again
+            return self.pacer.sent(loop.time())
+
+    def restamp(self, stamp: Stamp) -> None:
+        """The send leaves now (the journal has its mark; the request's headers are written)."""
+        self.pacer.restamp(stamp, asyncio.get_running_loop().time())
+
+    def answered(self, stamp: Stamp) -> None:
+        self.pacer.answered(stamp, asyncio.get_running_loop().time())
+
+    def throttled(self, stamp: Stamp, stated: tuple[int, float] | None) -> Lesson:
+        return self.pacer.throttled(stamp, asyncio.get_running_loop().time(), stated)

@@ -28,11 +28,11 @@ from importer.account import (
     parse_fields,
     parse_user,
 )
-from importer.client import LeadSquaredClient, LookupFailed
+from importer.client import WHOAMI, LeadSquaredClient, LookupFailed, RunStopped
 from importer.connection import Connection
 from importer.errors import AccountError
+from importer.outage import HostUnreachable
 
-WHOAMI = "/v2/Authentication.svc/UserByAccessKey.Get"
 ACTIVITY_TYPES = "/v2/ProspectActivity.svc/ActivityTypes.Get"
 ACTIVITY_SETTING = "/v2/ProspectActivity.svc/CustomActivity/GetActivitySetting"
 LEAD_FIELDS = "/v2/LeadManagement.svc/LeadsMetaData.Get"
@@ -188,6 +188,12 @@ async def _get(
     try:
         entry["answer"] = answer = await client.lookup("GET", path, params=params)
         return answer
+    except HostUnreachable as exc:
+        entry["error"] = str(exc)
+        raise AccountError(str(exc), unreachable=True, detail=exc.detail) from None
+    except RunStopped:  # an outage outlasted its limit
+        entry["error"] = f"{client.link.host} stopped answering"
+        raise AccountError(f"{_what(path, params)}: {entry['error']}") from None
     except LookupFailed as exc:
         entry["error"] = str(exc)
         if exc.fatal:  # bad keys or host: what LeadSquared said is the whole story

@@ -55,8 +55,9 @@ from importer.journal import (
     RowState,
     Snapshot,
 )
-from importer.limiter import DEFAULT_MARGIN, Rate, RateLimiter
+from importer.limiter import Lesson, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
+from importer.outage import OutagePolicy
 from importer.preflight import preflight
 from importer.progress import Progress, SilentProgress
 from importer.results import RunResults, encode_cells, write_summary
@@ -64,13 +65,14 @@ from importer.source import Source
 from importer.validation import open_input
 
 NOT_SENT = "NotSent"
-FATAL, MAX_ROWS = "fatal", "max_rows"
+FATAL, MAX_ROWS, OUTAGE = "fatal", "max_rows", "outage"
 
 
 @dataclass
 class RunOptions:
     rate: Rate = field(default_factory=lambda: Rate(25, 5.0))
-    margin: float = DEFAULT_MARGIN
+    #: A fixed margin in seconds for the rate limiter (None: learned from the run).
+    margin: float | None = None
     workers: int | None = None  # default: enough to keep the limit busy at 1-2 s latency
     timeout: float = 30.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -85,6 +87,8 @@ class RunOptions:
     log_payloads: bool = False
     #: Check the mapping and the values against the account's metadata before sending.
     check_account: bool = True
+    #: When the host stops answering: how long the run waits for it, and how it probes.
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
 
     def worker_count(self) -> int:
         if self.workers:
@@ -138,11 +142,14 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all rows succeeded; 1 some failed; 3 stopped by LeadSquared; 4 stopped at
-        --max-rows with rows left; 130/143 stopped by SIGINT/SIGTERM (2 is a config error,
-        raised before any run)."""
+        """0 all rows succeeded; 1 some failed; 3 stopped by LeadSquared or a host that never
+        answered; 4 stopped at --max-rows with rows left; 75 the host stopped answering for
+        longer than the outage limit; 130/143 stopped by SIGINT/SIGTERM (2 is a config error,
+        raised before any run). 4, 75, 130 and 143: the same command resumes."""
         if self.stop == FATAL:
             return exitcodes.STOPPED
+        if self.stop == OUTAGE:
+            return exitcodes.HOST_DOWN
         if self.stop not in (None, MAX_ROWS):
             return exitcodes.BY_SIGNAL.get(self.stop, exitcodes.BY_SIGNAL["SIGINT"])
         if self.failed:
@@ -301,15 +308,30 @@ async def _import(
             log.write("run", **details(), rate=str(options.rate), rows=summary.total)
         async with LeadSquaredClient.new_session(workers, options.timeout) as session:
 
-            def adopted(rate: Rate) -> None:
-                summary.adopted_rate = str(rate)
-                progress.note(
-                    f"LeadSquared says the limit is {rate.calls} calls per {rate.seconds:g} s, "
-                    f"below the {options.rate} set: using {rate} from now on"
-                )
+            def throttled(lesson: Lesson) -> None:
+                if lesson.adopted is not None:
+                    rate = lesson.adopted
+                    summary.adopted_rate = str(rate)
+                    progress.note(
+                        f"LeadSquared says the limit is {rate.calls} calls per {rate.seconds:g} "
+                        f"s, below the {options.rate} set: using {rate} from now on"
+                    )
+                elif lesson.first_neighbour:
+                    progress.note(
+                        f"throttled although this run keeps to {limiter.rate}: another client "
+                        "of the account seems to use part of its limit; sending less, and "
+                        "more again once the throttles stop"
+                    )
 
             client = LeadSquaredClient(
-                session, connection, limiter, summary.counters, adopted, log=log
+                session,
+                connection,
+                limiter,
+                summary.counters,
+                throttled,
+                log=log,
+                outage=options.outage,
+                note=progress.note,
             )
             delivery = Delivery(
                 client,
@@ -346,7 +368,7 @@ async def _import(
         summary.failed_by_type = dict(results.failed_by_type)
         summary.possible_duplicates = sorted(results.possible_duplicates)
         summary.pending = max(0, summary.total - summary.rows)
-        if stop.requests and summary.stop != FATAL:
+        if stop.requests and summary.stop not in (FATAL, OUTAGE):
             summary.stop = stop.reason
             summary.stopped = f"interrupted ({stop.reason})"
         elif summary.stop == MAX_ROWS and not summary.pending:
@@ -524,10 +546,13 @@ class _Run:
         queue: asyncio.Queue[RowJob | None] = asyncio.Queue(maxsize=workers * 2)
         producer = asyncio.create_task(self._produce(source, queue, workers))
         pool = [asyncio.create_task(self._work(queue)) for _ in range(workers)]
+        watcher = asyncio.create_task(self._watch_the_host())
         self._tasks = [producer, *pool]
         try:
             outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            watcher.cancel()
+            self.delivery.client.link.close()
             for task in self._tasks:
                 task.cancel()
             if self._cut_off is not None:
@@ -540,6 +565,18 @@ class _Run:
         if self.fatal is not None:
             self.summary.stop = FATAL
             self.summary.stopped = self.fatal.answer.message
+        elif self.delivery.client.link.gave_up.is_set():
+            link = self.delivery.client.link
+            self.summary.stop = OUTAGE
+            self.summary.stopped = (
+                f"{link.host} did not answer for {link.policy.limit:g} s ({link.last_error}); "
+                "run the same command again to resume"
+            )
+
+    async def _watch_the_host(self) -> None:
+        """An outage that outlasts its limit stops the run as a graceful stop does."""
+        await self.delivery.client.link.gave_up.wait()
+        self.stop(1)
 
     async def _produce(self, source: Source, queue: asyncio.Queue, workers: int) -> None:
         try:
@@ -626,7 +663,7 @@ class _Run:
         except FatalError as exc:
             self.fatal = self.fatal or exc
             self.delivery.client.stop()
-            self._finish_failed(job.row, exc.answer.error_type, exc.answer.message, job.line)
+            self._finish_failed(job.row, exc.row_error_type, exc.answer.message, job.line)
         except RunStopped:
             if self.fatal is not None:
                 self._finish_failed(job.row, NOT_SENT, self._not_sent(), job.line)

@@ -418,8 +418,11 @@ async def preflight(
             if connection.discover:
                 raise AccountError(
                     f"no host was given, and the account's host could not be found from "
-                    f"{connection.base_url}: {exc}. Give --host or --region, or set LSQ_HOST"
+                    f"{connection.base_url}: {exc.detail}. Give --host or --region, or set "
+                    "LSQ_HOST"
                 ) from None
+            if exc.unreachable:
+                raise AccountError(f"{exc} (nothing was sent)", unreachable=True) from None
             raise AccountError(
                 f"could not read the account from {connection.base_url}: {exc}. Check the host "
                 "(--host, --region, LSQ_HOST) and the network"

@@ -19,6 +19,7 @@ from importer.delivery import (
     RowJob,
     same_activity,
 )
+from importer.outage import Link
 
 OK = (200, json.dumps({"Status": "Success", "Message": {"Id": "act", "RelatedId": "lead"}}))
 
@@ -35,8 +36,11 @@ class ScriptedClient:
         self.lookups = lookups or {}
         self.sent = 0
         self.left = 0
-        self.throttles: list[Any] = []
         self.paused: list[float] = []
+        self.link = Link(lambda: "http://scripted", self.probe)
+
+    async def probe(self) -> None:
+        pass
 
     async def send(self, method: str, path: str, on_leave: Any = None, **_: Any) -> tuple[int, str]:
         self.sent += 1
@@ -58,9 +62,6 @@ class ScriptedClient:
         if answer is None or isinstance(answer, Exception):
             raise answer or LookupFailed("no")
         return answer
-
-    def throttled(self, stated: Any) -> None:
-        self.throttles.append(stated)
 
 
 def job(search_by: str = "EmailAddress") -> RowJob:
@@ -102,12 +103,14 @@ async def test_transient_errors_retry_a_bounded_number_of_times():
     assert result.error == "HTTP 502 without an MX error body (gave up after 4 attempts)"
 
 
-async def test_throttles_pause_and_resend_without_using_the_retry_budget():
+async def test_throttles_resend_without_using_the_retry_budget():
+    # (the client, not the delivery, tells the limiter: every throttle of every call, once)
     throttle = mx("MXAPIRateLimitExceededException", 200)
     client = ScriptedClient([throttle, throttle, OK])
     result, _ = await deliver(client, transient_retries=0)
-    assert result.status == SUCCEEDED
-    assert client.throttles == [None, None]
+    assert (result.status, result.attempts, client.sent) == (SUCCEEDED, 3, 3)
+    result, _ = await deliver(ScriptedClient([throttle] * 3), throttle_retries=2)
+    assert (result.status, result.error_type) == (FAILED, "MXAPIRateLimitExceededException")
 
 
 async def test_application_errors_are_not_retried_and_bad_keys_are_fatal():

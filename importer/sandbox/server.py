@@ -34,10 +34,14 @@ class RunningSandbox:
 
 @asynccontextmanager
 async def serve(
-    config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: SandboxConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state: State | None = None,
 ) -> AsyncIterator[RunningSandbox]:
-    """Serve the sandbox in the running loop until the block ends (port 0: a free one)."""
-    state = State(config or SandboxConfig())
+    """Serve the sandbox in the running loop until the block ends (port 0: a free one).
+    ``state``: another sandbox's, to start it again where it stopped (an outage)."""
+    state = state or State(config or SandboxConfig())
     # A short shutdown: a slow call still sleeping when the sandbox stops is simply dropped.
     runner = web.AppRunner(
         create_app(state=state), access_log=None, handle_signals=False, shutdown_timeout=1.0

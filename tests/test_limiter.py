@@ -1,0 +1,193 @@
+"""The rate limiter under a scripted clock: a strict server (every arrival counts in a sliding
+window, throttled ones too), a network that delays each request by a random 0..D on its way in,
+and, in some tests, another client of the same account. Nothing here sleeps: the simulation
+hands the pacer the time, as the event loop does in a run."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+import pytest
+
+from importer.limiter import Pacer, Rate, RateLimiter, Throttle
+
+RETURN = 0.02  # the answer's way back, constant
+
+
+@dataclass
+class Outcome:
+    admitted: list[float] = field(default_factory=list)  # our calls the server let through
+    throttles: list[float] = field(default_factory=list)  # when our calls were throttled
+    neighbour_admitted: int = 0
+    lessons: list[Throttle] = field(default_factory=list)
+
+    def share(self, rate: Rate) -> float:
+        """Calls let through per second, from the second to the last, over N/W."""
+        times = self.admitted
+        return (len(times) - 2) / (times[-1] - times[1]) / (rate.calls / rate.seconds)
+
+
+def simulate(
+    rate: Rate,
+    calls: int,
+    jitter: float,
+    *,
+    server: Rate | None = None,
+    neighbour_share: float = 0.0,
+    seed: int = 1,
+    base: float = 0.03,
+) -> Outcome:
+    """Send until ``calls`` of ours are let through. ``server``: the limit the server keeps
+    (default: ``rate``); ``neighbour_share``: the share of it another client sends, evenly."""
+    server = server or rate
+    pacer = Pacer(rate)
+    draw = random.Random(seed)
+    window: deque[float] = deque()
+    outcome = Outcome()
+    answers: list[tuple[float, int, object, bool]] = []  # (when, n, stamp, throttled)
+    arrivals: list[tuple[float, int, object]] = []  # (when, n, stamp or None for neighbour)
+    now, last_send, count = 0.0, -1.0, 0
+    period = server.seconds / (server.calls * neighbour_share) if neighbour_share else None
+    next_neighbour = 0.013 if period else float("inf")
+
+    def arrive(when: float, stamp: object) -> None:
+        while window and window[0] <= when - server.seconds:
+            window.popleft()
+        allowed = len(window) < server.calls
+        window.append(when)
+        if stamp is None:
+            outcome.neighbour_admitted += allowed
+            return
+        heapq.heappush(
+            answers, (when + RETURN, len(answers) + len(outcome.admitted), stamp, not allowed)
+        )
+        if allowed:
+            outcome.admitted.append(when)
+
+    while len(outcome.admitted) < calls:
+        assert now < 3600, "the simulation does not finish"
+        send_at = max(pacer.earliest(now), last_send + pacer.gap() if last_send >= 0 else now)
+        upcoming = min(
+            (answers[0][0] if answers else float("inf")),
+            (arrivals[0][0] if arrivals else float("inf")),
+            next_neighbour,
+        )
+        if upcoming < send_at:
+            now = upcoming
+            if next_neighbour == upcoming:
+                arrive(now, None)
+                next_neighbour += period  # type: ignore[operator]
+            elif arrivals and arrivals[0][0] == upcoming:
+                _, _, stamp = heapq.heappop(arrivals)
+                arrive(now, stamp)
+            else:
+                _, _, stamp, throttled = heapq.heappop(answers)
+                pacer.answered(stamp, now)  # type: ignore[arg-type]
+                if throttled:
+                    outcome.throttles.append(now)
+                    outcome.lessons.append(pacer.throttled(stamp, now, None).kind)  # type: ignore[arg-type]
+            continue
+        now = last_send = send_at
+        stamp = pacer.sent(now)
+        count += 1
+        heapq.heappush(arrivals, (now + base + draw.uniform(0, jitter), count, stamp))
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("jitter", "share"),
+    [(0.0, 0.99), (0.02, 0.99), (0.05, 0.98), (0.1, 0.97)],
+)
+def test_it_keeps_the_limit_through_jitter(jitter: float, share: float):
+    """The goals of the issue at 25 per 5 s: at most a few throttles, and the margin no wider
+    than the jitter needs (the ceiling with none is W / (W + D))."""
+    rate = Rate(25, 5.0)
+    for seed in (1, 2, 3):
+        outcome = simulate(rate, 400, jitter, seed=seed)
+        assert len(outcome.throttles) <= 3, (seed, outcome.throttles)
+        assert outcome.share(rate) >= share, (seed, outcome.share(rate))
+        assert Throttle.NEIGHBOUR not in outcome.lessons
+
+
+def test_compressed_rate_on_loopback():
+    rate = Rate(25, 1.0)
+    outcome = simulate(rate, 600, 0.002, base=0.001)
+    assert len(outcome.throttles) <= 1
+    assert outcome.share(rate) >= 0.985
+
+
+def test_a_throttle_widens_the_margin_and_counts_in_the_window():
+    pacer = Pacer(Rate(5, 1.0))
+    stamps = [pacer.sent(t * 0.2) for t in range(6)]  # the 6th 1.0 s after the 1st: ours
+    before = pacer.margin
+    lesson = pacer.throttled(stamps[-1], 1.05, None)
+    assert lesson.kind is Throttle.JITTER
+    assert pacer.margin == pytest.approx(2 * before)
+    # no blanket pause: the next send waits only for its window (the throttled call in it)
+    assert pacer.earliest(1.05) == pytest.approx(stamps[1].at + 1.0 + pacer.margin)
+    # relaxed a fifth after four clean windows, and so on
+    pacer.earliest(1.05 + 4.01)
+    assert pacer.margin == pytest.approx(0.8 * 2 * before)
+    # a throttle with room left in our own window (4 sends in the last second): not ours
+    other = Pacer(Rate(5, 1.0))
+    sent = [other.sent(t * 0.25) for t in range(4)]
+    assert other.throttled(sent[-1], 0.8, None).kind is Throttle.NEIGHBOUR
+    assert other.budget == 3  # 5 * 0.7
+
+
+def test_a_lower_limit_named_by_the_server_is_adopted_keeping_the_window():
+    pacer = Pacer(Rate(25, 5.0))
+    stamps = [pacer.sent(t * 0.2) for t in range(10)]
+    lesson = pacer.throttled(stamps[-1], 2.0, (5, 5.0))
+    assert lesson.adopted == Rate(5, 5.0) and pacer.rate == Rate(5, 5.0)
+    assert pacer.earliest(2.0) == pytest.approx(stamps[-5].at + pacer.span)
+
+
+def test_a_neighbour_taking_a_third_stops_the_throttles_within_a_few_windows():
+    rate = Rate(25, 5.0)
+    outcome = simulate(rate, 400, 0.02, neighbour_share=1 / 3)
+    assert Throttle.NEIGHBOUR in outcome.lessons
+    assert len(outcome.throttles) <= 8
+    late = [t for t in outcome.throttles if t > outcome.admitted[0] + 12 * rate.seconds]
+    assert len(late) <= 2, outcome.throttles  # rarer and rarer, not every few windows
+    # what the neighbour leaves is used: most of 2/3 of the limit
+    assert outcome.share(rate) >= 0.55
+
+
+def test_a_limit_lower_than_configured_and_unnamed_is_found():
+    """A plan with 15 per 5 s, the run told 25, and the throttle message names no figure."""
+    outcome = simulate(Rate(25, 5.0), 300, 0.02, server=Rate(15, 5.0))
+    assert len(outcome.throttles) <= 8
+    assert outcome.share(Rate(15, 5.0)) >= 0.8
+
+
+def test_without_throttles_the_margin_tracks_the_answer_times():
+    pacer = Pacer(Rate(25, 5.0))
+    for i in range(30):
+        stamp = pacer.sent(i * 0.2)
+        pacer.answered(stamp, i * 0.2 + 0.05 + (i % 10) * 0.008)
+    assert pacer.margin == pytest.approx(0.072)  # the spread (of 64 at most, largest left out)
+    for i in range(30, 64 + 30):
+        stamp = pacer.sent(i * 0.2)
+        pacer.answered(stamp, i * 0.2 + 0.05 + (i % 2) * 3.0)  # a slow server: 3 s spread
+    assert pacer.margin == pytest.approx(0.1)  # never more than 2 % of W without a throttle
+
+
+@pytest.mark.parametrize("rate", [Rate(5, 0.5), Rate(10, 1.0)])
+async def test_the_limiter_never_lets_n_plus_one_into_a_window(rate: Rate):
+    limiter = RateLimiter(rate, margin=0.0)
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def one() -> None:
+        stamp = await limiter.acquire()
+        times.append(stamp.at)
+
+    await asyncio.gather(*(one() for _ in range(rate.calls * 3)))
+    assert times == sorted(times) and times[-1] <= loop.time()
+    for first, later in zip(times, times[rate.calls :], strict=False):
+        assert later - first >= rate.seconds * 0.999
