@@ -142,7 +142,7 @@ async def one_run(sandbox: str, target: str, rows: int, rate: Rate, limiter, sha
             mapping,
             out,
             Connection(target, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY),
-            RunOptions(rate=rate, check_account=False),
+            RunOptions(rate=rate, check_account=False, log_path=out / "calls.jsonl"),
         )
         log = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
     stop.set()

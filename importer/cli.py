@@ -523,7 +523,7 @@ def _catch_signals(switch: StopSwitch) -> None:
 
 
 def _print_summary(summary: RunSummary) -> None:
-    from importer.pipeline import FATAL, MAX_ROWS
+    from importer.pipeline import FATAL, MAX_ROWS, OUTAGE
 
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
     counters = summary.counters
@@ -548,6 +548,13 @@ def _print_summary(summary: RunSummary) -> None:
         click.echo(
             f"Stopped: {summary.stopped}. {summary.pending:,} rows are left: run the same "
             "command again to continue.",
+            err=True,
+        )
+    elif summary.stop == OUTAGE:
+        click.echo(
+            f"Stopped: {summary.stopped}. Every row's state is in {out} ({summary.pending:,} "
+            "rows not sent yet; rows done are not sent again; rows that were in flight are "
+            "checked on their lead first).",
             err=True,
         )
     elif summary.stop is not None and summary.stop != FATAL:

@@ -105,11 +105,15 @@ class LeadSquaredClient:
         log: CallLog | None = None,
         outage: OutagePolicy | None = None,
         note: Callable[[str], None] | None = None,
+        host_answered: bool = False,
     ) -> None:
         self.session = session
         self.connection = connection
         #: The host as the pool sees it: an outage pauses every call, not each row.
-        self.link = Link(lambda: self.connection.base_url, self._probe, outage, note)
+        #: ``host_answered``: it answered just before this client (the pre-flight's calls).
+        self.link = Link(
+            lambda: self.connection.base_url, self._probe, outage, note, answered=host_answered
+        )
         self.limiter = limiter
         self.counters = counters
         self.on_throttle = on_throttle  # called with what the limiter learned from a throttle

@@ -57,13 +57,15 @@ class Link:
         policy: OutagePolicy | None = None,
         note: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        answered: bool = False,
     ) -> None:
         self._host = host
         self.policy = policy or OutagePolicy()
         self._probe = probe
         self._note = note or (lambda message: None)
         self._clock = clock
-        self.answered = False  # some call of this run got an HTTP answer
+        #: Some call of this run got an HTTP answer (or the pre-flight's did, just before).
+        self.answered = answered
         self.failures = 0  # in a row, across the pool
         self.outages = 0  # how many times the host went down in this run
         self.down_since: float | None = None
@@ -100,9 +102,20 @@ class Link:
         )
 
     def succeeded(self) -> None:
-        """A call got an HTTP answer (any status)."""
+        """A call got an HTTP answer (any status): the host is up, if it was down."""
         self.answered = True
         self.failures = 0
+        if self.down:
+            self._recovered()
+
+    def _recovered(self) -> None:
+        assert self.down_since is not None
+        self._note(
+            f"{self.host} answers again after {self._clock() - self.down_since:.0f} s: "
+            "sending resumes"
+        )
+        self.down_since = None
+        self._up.set()  # the prober sees it and ends
 
     def failed(self, error: str) -> None:
         """A call could not connect, or got no answer in time."""
@@ -121,8 +134,7 @@ class Link:
 
     async def _probe_until_up(self) -> None:
         delay = self.policy.first_probe
-        assert self.down_since is not None
-        while True:
+        while self.down and self.down_since is not None:
             left = self.policy.limit - (self._clock() - self.down_since)
             if left <= 0:
                 self._note(
@@ -132,22 +144,13 @@ class Link:
                 self.gave_up.set()
                 return
             await asyncio.sleep(min(delay, left))
-            if self._clock() - self.down_since >= self.policy.limit:
-                continue
+            if not self.down or self._clock() - self.down_since >= self.policy.limit:
+                continue  # back up meanwhile (another call was answered), or time is up
             try:
-                await self._probe()
+                await self._probe()  # an answer comes back through succeeded()
             except Exception as exc:  # no answer: back off and try again
                 self.last_error = str(exc) or type(exc).__name__
                 delay = min(delay * 2, self.policy.probe_cap)
-                continue
-            self._note(
-                f"{self.host} answers again after {self._clock() - self.down_since:.0f} s: "
-                "sending resumes"
-            )
-            self.failures = 0
-            self.down_since = None
-            self._up.set()
-            return
 
     def close(self) -> None:
         if self._prober is not None:

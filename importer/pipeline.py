@@ -261,7 +261,8 @@ async def _import(
     limiter = RateLimiter(options.rate, options.margin)  # the pre-flight's calls count too
     counters = Counters()
     account = None
-    if options.check_account or connection.discover:
+    preflighted = options.check_account or connection.discover  # it answered, or we stop
+    if preflighted:
         connection, account = await preflight(
             connection,
             mapping,
@@ -332,6 +333,7 @@ async def _import(
                 log=log,
                 outage=options.outage,
                 note=progress.note,
+                host_answered=preflighted,
             )
             delivery = Delivery(
                 client,

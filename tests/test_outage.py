@@ -10,9 +10,11 @@ import socket
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from importer.connection import Connection
 from importer.limiter import Rate
-from importer.outage import OutagePolicy
+from importer.outage import HostUnreachable, Link, OutagePolicy
 from importer.pipeline import OUTAGE, RunOptions, run_import
 from importer.progress import SilentProgress
 from importer.sandbox import SandboxConfig, serve
@@ -183,3 +185,51 @@ def _env(host: str) -> dict[str, str]:
         "LSQ_ACCESS_KEY": DEFAULT_ACCESS_KEY,
         "LSQ_SECRET_KEY": DEFAULT_SECRET_KEY,
     }
+
+
+# --- the link alone -----------------------------------------------------------------------------
+
+
+async def test_the_link_opens_at_the_first_answer_whoever_gets_it():
+    probes: list[str] = []
+
+    async def probe() -> None:
+        probes.append("probe")
+        raise ConnectionError("refused")
+
+    notes: list[str] = []
+    link = Link(
+        lambda: "http://h", probe, OutagePolicy(first_probe=0.01, probe_cap=0.02), notes.append
+    )
+    link.succeeded()
+    for _ in range(2):
+        link.failed("refused")
+    assert not link.down  # two failures in a row: a row's bad luck, not an outage
+    link.failed("refused")
+    assert link.down and link.outages == 1
+    waiting = asyncio.create_task(link.gate())
+    await until(lambda: len(probes) >= 2)
+    assert not waiting.done()  # calls wait while the probes fail
+    link.succeeded()  # a call that was already on the wire got its answer
+    await asyncio.wait_for(waiting, 1)
+    assert notes[0].startswith("http://h is not answering (refused)")
+    assert notes[1].startswith("http://h answers again after")
+    link.close()
+
+
+async def test_the_link_gives_up_after_its_limit_and_knows_a_host_that_never_answered():
+    async def probe() -> None:
+        raise ConnectionError("refused")
+
+    link = Link(lambda: "http://h", probe, OutagePolicy(limit=0.2, first_probe=0.05))
+    link.succeeded()
+    for _ in range(3):
+        link.failed("refused")
+    await asyncio.wait_for(link.gave_up.wait(), 5)
+    fresh = Link(lambda: "http://h", probe)
+    fresh.failed("ClientConnectorError: refused")
+    await fresh.gate()  # one failure proves nothing
+    fresh.failed("ClientConnectorError: refused")
+    with pytest.raises(HostUnreachable) as caught:
+        await fresh.gate()
+    assert caught.value.detail == "http://h did not answer (ClientConnectorError: refused)"
