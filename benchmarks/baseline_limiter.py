@@ -118,7 +118,7 @@ class BaselineAdapter:
         if stamp is self._first:  # the old client restamped only the run's first call
             self.old.restamp_last()
 
-    def answered(self, stamp) -> None:
+    def answered(self, stamp, kind: str = "") -> None:
         pass
 
     def throttled(self, stamp, stated):

@@ -229,10 +229,11 @@ class LeadSquaredClient:
             if stamp_at_answer:
                 self.limiter.restamp(stamp)
         self.link.succeeded()
-        self.limiter.answered(stamp)
         answer = classify_response(status, text)
         if answer.verdict is Verdict.THROTTLED:
             self._throttled(stamp, answer.limit)
+        else:
+            self.limiter.answered(stamp, path)
         if self.log is not None:
             fields = (
                 {"activity_id": answer.activity_id, "lead_id": answer.lead_id}

@@ -11,7 +11,8 @@ must cover J, and every second of margin costs a share ``m / (W + m)`` of the li
 - **A sliding window over our own sends**: a send leaves only once the ``allowed``-th send
   before it is ``W + margin`` old, so no window of W ever holds more than ``allowed`` of them.
 - **A margin that is a time, learned from the run.** It starts at the spread of the answer
-  times (the most recent 64 calls, largest left out), within 0.2 to 2 % of W: an estimate with no
+  times (the most recent 64 calls of the kind whose times spread least, largest left out,
+  throttles' answers aside), within 0.2 to 2 % of W: an estimate with no
   throttle behind it is never allowed to cost more than 2 %. A throttle that our own sends could
   explain (our window was full) doubles it, up to 20 % of W; every four clean windows relax the
   widening by a fifth. The send is stamped as late as the client can: after the journal's mark,
@@ -90,7 +91,7 @@ class Pacer:
         self.fixed_margin = margin
         self.adopted: Rate | None = None
         self.learned = 0.0  # the margin widened by throttles, in seconds
-        self._answers: deque[float] = deque(maxlen=64)  # recent answer times
+        self._answers: dict[str, deque[float]] = {}  # recent answer times, per kind of call
         self._high: float | None = None  # the ``allowed`` a neighbour throttle came at
         self.patience = 1
         self.neighbour_throttles = 0
@@ -112,11 +113,16 @@ class Pacer:
 
     @property
     def spread(self) -> float | None:
-        """The spread of the recent answer times (largest left out); None before 8 answers."""
-        if len(self._answers) < 8:
-            return None
-        ordered = sorted(self._answers)
-        return ordered[-2] - ordered[0]
+        """The spread of the recent answer times (largest left out), of the kind of call whose
+        times spread least; None before 8 answers of one kind. Each kind's spread is the
+        network's plus the server's work, which differs by call: the least is the closest to
+        the network's alone."""
+        spreads = [
+            ordered[-2] - ordered[0]
+            for times in self._answers.values()
+            if len(times) >= 8 and (ordered := sorted(times))
+        ]
+        return min(spreads) if spreads else None
 
     @property
     def margin(self) -> float:
@@ -160,9 +166,11 @@ class Pacer:
     def restamp(stamp: Stamp, now: float) -> None:
         stamp.at = max(stamp.at, now)
 
-    def answered(self, stamp: Stamp, now: float) -> None:
-        """An answer came back (any status): its time teaches the network's spread."""
-        self._answers.append(max(0.0, now - stamp.at))
+    def answered(self, stamp: Stamp, now: float, kind: str = "") -> None:
+        """An answer came back: its time teaches the network's spread. ``kind``: the call's
+        path (a throttle's answer, which skips the server's work, is not one to learn from)."""
+        times = self._answers.setdefault(kind, deque(maxlen=64))
+        times.append(max(0.0, now - stamp.at))
 
     def throttled(self, stamp: Stamp, now: float, stated: tuple[int, float] | None) -> Lesson:
         """The call sent at ``stamp`` was throttled. Its stamp stays in the window."""
@@ -258,8 +266,8 @@ class RateLimiter:
         """The send leaves now (the journal has its mark; the request's headers are written)."""
         self.pacer.restamp(stamp, asyncio.get_running_loop().time())
 
-    def answered(self, stamp: Stamp) -> None:
-        self.pacer.answered(stamp, asyncio.get_running_loop().time())
+    def answered(self, stamp: Stamp, kind: str = "") -> None:
+        self.pacer.answered(stamp, asyncio.get_running_loop().time(), kind)
 
     def throttled(self, stamp: Stamp, stated: tuple[int, float] | None) -> Lesson:
         return self.pacer.throttled(stamp, asyncio.get_running_loop().time(), stated)

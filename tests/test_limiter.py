@@ -191,3 +191,15 @@ async def test_the_limiter_never_lets_n_plus_one_into_a_window(rate: Rate):
     assert times == sorted(times) and times[-1] <= loop.time()
     for first, later in zip(times, times[rate.calls :], strict=False):
         assert later - first >= rate.seconds * 0.999
+
+
+def test_the_kind_of_call_whose_answers_spread_least_sets_the_margin():
+    """Answer times hold the server's work too, which differs by call: lookups answer fast
+    and evenly, CreateCustom slowly and unevenly; the network's spread is at most the least."""
+    pacer = Pacer(Rate(25, 5.0))
+    for i in range(20):
+        stamp = pacer.sent(i * 0.2)
+        pacer.answered(stamp, i * 0.2 + 0.3 + (i % 5) * 0.1, "CreateCustom")  # 0.4 s spread
+        pacer.answered(stamp, i * 0.2 + 0.02 + (i % 4) * 0.01, "Leads.GetByEmailaddress")
+    assert pacer.spread == pytest.approx(0.03)
+    assert pacer.margin == pytest.approx(0.03)
