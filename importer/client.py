@@ -112,8 +112,13 @@ class LeadSquaredClient:
         #: The host as the pool sees it: an outage pauses every call, not each row.
         #: ``host_answered``: it answered just before this client (the pre-flight's calls).
         self.link = Link(
-            lambda: self.connection.base_url, self._probe, outage, note, answered=host_answered
+            lambda: self.connection.base_url,
+            self._probe,
+            outage,
+            self._host_note,
+            answered=host_answered,
         )
+        self._note = note
         self.limiter = limiter
         self.counters = counters
         self.on_throttle = on_throttle  # called with what the limiter learned from a throttle
@@ -178,6 +183,13 @@ class LeadSquaredClient:
                     self._warm = True
                     return reply
         return await self._send(method, path, params, body, on_leave, row)
+
+    def _host_note(self, message: str) -> None:
+        """The host went down or came back: tell the person, and the call log."""
+        if self.log is not None:
+            self.log.write("host", down=self.link.down, message=message)
+        if self._note is not None:
+            self._note(message)
 
     async def _probe(self) -> None:
         """One read-only call past the gate, for the link: returns if the host answered."""

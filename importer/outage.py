@@ -110,12 +110,10 @@ class Link:
 
     def _recovered(self) -> None:
         assert self.down_since is not None
-        self._note(
-            f"{self.host} answers again after {self._clock() - self.down_since:.0f} s: "
-            "sending resumes"
-        )
+        took = self._clock() - self.down_since
         self.down_since = None
         self._up.set()  # the prober sees it and ends
+        self._note(f"{self.host} answers again after {took:.0f} s: sending resumes")
 
     def failed(self, error: str) -> None:
         """A call could not connect, or got no answer in time."""

@@ -98,6 +98,8 @@ async def test_an_outage_mid_run_pauses_the_pool_and_every_row_lands_once(tmp_pa
     log = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text("utf-8").splitlines()]
     refused = [r for r in log if r.get("outcome") == "not_sent"]
     assert refused, "the outage never showed on the wire"
+    host = [(r["down"], r["message"].split(" ")[1]) for r in log if r["event"] == "host"]
+    assert host == [(True, "is"), (False, "answers")]  # down, then back
 
 
 async def test_an_outage_past_its_limit_stops_resumably(tmp_path: Path):
