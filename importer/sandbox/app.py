@@ -87,7 +87,7 @@ async def _api_gate(request: web.Request, handler: Handler) -> web.StreamRespons
             mx_body("MXInvalidUserDetailsException", "Invalid access key or secret key."),
             status=401,
         )
-    if not state.window.admit(access):
+    if not state.window.admit(access, request.path):
         state.counters["throttled"] += 1
         body = mx_body(
             "MXAPIRateLimitExceededException",
@@ -423,6 +423,7 @@ async def sandbox_state(request: web.Request) -> web.Response:
     snapshot = state.snapshot()
     if request.query.get("times"):  # every admission and throttle, on the server's clock
         snapshot["admitted_times"] = list(state.window.admitted)
+        snapshot["admitted_paths"] = list(state.window.admitted_paths)
         snapshot["throttled_times"] = list(state.window.refused)
     return web.json_response(snapshot)
 

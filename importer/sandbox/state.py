@@ -91,9 +91,10 @@ class SlidingWindow:
         self.clock = clock
         self._arrivals: dict[str, deque[float]] = {}
         self.admitted: deque[float] = deque(maxlen=100_000)  # when calls were let through
+        self.admitted_paths: deque[str] = deque(maxlen=100_000)  # and what they called
         self.refused: deque[float] = deque(maxlen=100_000)  # when calls were throttled
 
-    def admit(self, key: str) -> bool:
+    def admit(self, key: str, path: str = "") -> bool:
         now = self.clock()
         arrivals = self._arrivals.setdefault(key, deque())
         while arrivals and arrivals[0] <= now - self.window:
@@ -102,6 +103,7 @@ class SlidingWindow:
         arrivals.append(now)
         if allowed:
             self.admitted.append(now)
+            self.admitted_paths.append(path)
         else:
             self.refused.append(now)
         return allowed
