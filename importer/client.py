@@ -125,7 +125,8 @@ class LeadSquaredClient:
         self.log = log  # every call and its outcome, one JSON line each
         self.on_wire = 0  # calls sent whose answer has not come back yet
         self._stop = asyncio.Event()  # set when the run stops: calls still waiting are not sent
-        self._warm = False
+        #: Whether a call of this run was answered: until then calls go one at a time.
+        self._warm = host_answered
         self._warming = asyncio.Lock()
 
     @property
@@ -169,9 +170,10 @@ class LeadSquaredClient:
         (after the wait for its turn), and not at all if the run stops first. ``row`` is the input
         row it is for, for the call log.
 
-        The run's first call goes alone and the others wait for its answer: it opens the
-        connection and warms both ends, whose first call is slow enough to squeeze the arrivals
-        of the next ones, and bad keys are found with one call instead of a pool's worth."""
+        Until the host has answered one call of this run (the pre-flight's count), calls go one
+        at a time: bad keys or a host that never answers are found with one or two calls
+        instead of a pool's worth. A cold connection's slow set-up costs the window nothing:
+        the send is stamped when its headers are written."""
         if not self._warm:
             async with self._warming:
                 if not self._warm:
