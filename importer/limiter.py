@@ -12,11 +12,16 @@ must cover J, and every second of margin costs a share ``m / (W + m)`` of the li
   before it is ``W + margin`` old, so no window of W ever holds more than ``allowed`` of them.
 - **A margin that is a time, learned from the run.** It starts at the spread of the answer
   times (the most recent 64 calls of the kind whose times spread least, largest left out,
-  throttles' answers aside), within 0.2 to 2 % of W: an estimate with no
-  throttle behind it is never allowed to cost more than 2 %. A throttle that our own sends could
-  explain (our window was full) doubles it, up to 20 % of W; every four clean windows relax the
-  widening by a fifth. The send is stamped as late as the client can: after the journal's mark,
-  when the request's headers are written.
+  throttles' answers aside), at most 2 % of W: an estimate with no throttle behind it is
+  never allowed to cost more than 2 %. Answer times hold the server's work as well as the
+  network's jitter, and only the jitter needs a margin, so every four clean windows relax the
+  margin by a fifth, down to 0.2 % of W. A throttle that our own sends could explain (our
+  window was full) shows the margin in force was too small: it is doubled, up to 20 % of W,
+  relaxed again as before, but never below 1.25 times the widest margin a throttle showed too
+  small (a lesson itself relaxed by a tenth every 64 clean windows, as the network calms).
+  The margin thus settles just above what the network needs, at the cost of a throttle or two.
+  The send is stamped as late as the client can: after the journal's mark, when the
+  request's headers are written.
 - **A throttled call counts**, as it did on the server: its stamp stays in the window, and the
   next send waits as long as the window then requires; there is no blanket pause.
 - **Neighbours.** Another integration, or a second import, on the same account uses part of
@@ -48,6 +53,8 @@ from aiolimiter import AsyncLimiter
 _SPREAD = 0.95  # the bucket's pace, as a share of the window's
 _FLOOR, _ESTIMATE_CAP, _CEILING = 0.002, 0.02, 0.2  # the margin's bounds, as shares of W
 _RELAX_EVERY, _RELAX = 4, 0.8  # clean windows between relaxations, and the factor
+_ABOVE = 1.25  # the margin stays this far above the widest one a throttle showed too small
+_FORGET_EVERY, _FORGET = 64, 0.9  # clean windows between relaxations of that lesson, and the factor
 _DECREASE = 0.7  # a neighbour throttle leaves this share of ``allowed``
 _NEAR = 0.85  # within this share of the throttled level, increase only every ``patience``
 _PATIENCE_CAP = 16
@@ -91,6 +98,8 @@ class Pacer:
         self.fixed_margin = margin
         self.adopted: Rate | None = None
         self.learned = 0.0  # the margin widened by throttles, in seconds
+        self.too_small = 0.0  # the widest margin a throttle showed to be too small, in seconds
+        self._relaxed = 1.0  # how far clean windows have relaxed the answer times' estimate
         self._answers: dict[str, deque[float]] = {}  # recent answer times, per kind of call
         self._high: float | None = None  # the ``allowed`` a neighbour throttle came at
         self.patience = 1
@@ -129,8 +138,9 @@ class Pacer:
         if self.fixed_margin is not None:
             return self.fixed_margin
         window = self.rate.seconds
-        estimate = min(max(self.spread or 0.0, _FLOOR * window), _ESTIMATE_CAP * window)
-        return min(max(estimate, self.learned), _CEILING * window)
+        estimate = min(self.spread or 0.0, _ESTIMATE_CAP * window) * self._relaxed
+        known = _ABOVE * self.too_small
+        return min(max(estimate, _FLOOR * window, self.learned, known), _CEILING * window)
 
     @property
     def span(self) -> float:
@@ -190,10 +200,9 @@ class Pacer:
         if adopted is not None:
             return Lesson(Throttle.JITTER, adopted)
         if self._ours_could_fill(stamp) and not (recent and self.learned):
-            window = self.rate.seconds
-            self.learned = min(
-                _CEILING * window, max(2 * self.margin, self.margin + _FLOOR * window)
-            )
+            window, margin = self.rate.seconds, self.margin
+            self.too_small = max(self.too_small, margin)
+            self.learned = min(_CEILING * window, max(2 * margin, margin + _FLOOR * window))
             return Lesson(Throttle.JITTER)
         self.neighbour_throttles += 1
         self._high = self.allowed
@@ -219,10 +228,12 @@ class Pacer:
         while now >= self._next_review:
             self._next_review += self.rate.seconds
             self._clean_windows += 1
-            if self.learned and self._clean_windows % _RELAX_EVERY == 0:
-                self.learned *= _RELAX
-                if self.learned < _FLOOR * self.rate.seconds:
-                    self.learned = 0.0
+            if self._clean_windows % _RELAX_EVERY == 0:
+                floor = _FLOOR * self.rate.seconds
+                self._relaxed *= _RELAX
+                self.learned = self.learned * _RELAX if self.learned * _RELAX >= floor else 0.0
+            if self._clean_windows % _FORGET_EVERY == 0:
+                self.too_small *= _FORGET
             if self.allowed < self.rate.calls:
                 far = self._high is None or self.allowed + 1 <= _NEAR * self._high
                 if far or self._clean_windows % self.patience == 0:

@@ -40,9 +40,12 @@ def simulate(
     neighbour_share: float = 0.0,
     seed: int = 1,
     base: float = 0.03,
+    work_sigma: float = 0.0,
 ) -> Outcome:
     """Send until ``calls`` of ours are let through. ``server``: the limit the server keeps
-    (default: ``rate``); ``neighbour_share``: the share of it another client sends, evenly."""
+    (default: ``rate``); ``neighbour_share``: the share of it another client sends, evenly;
+    ``work_sigma``: the server works a log-normal time (median 0.3 s) on each call after it
+    has counted it, which spreads the answers but not the arrivals."""
     server = server or rate
     pacer = Pacer(rate)
     draw = random.Random(seed)
@@ -62,8 +65,10 @@ def simulate(
         if stamp is None:
             outcome.neighbour_admitted += allowed
             return
+        work = 0.3 * draw.lognormvariate(0.0, work_sigma) if work_sigma and allowed else 0.0
         heapq.heappush(
-            answers, (when + RETURN, len(answers) + len(outcome.admitted), stamp, not allowed)
+            answers,
+            (when + RETURN + work, len(answers) + len(outcome.admitted), stamp, not allowed),
         )
         if allowed:
             outcome.admitted.append(when)
@@ -203,3 +208,39 @@ def test_the_kind_of_call_whose_answers_spread_least_sets_the_margin():
         pacer.answered(stamp, i * 0.2 + 0.02 + (i % 4) * 0.01, "Leads.GetByEmailaddress")
     assert pacer.spread == pytest.approx(0.03)
     assert pacer.margin == pytest.approx(0.03)
+
+
+def test_a_slow_uneven_server_on_a_steady_network_costs_no_margin_in_the_end():
+    """The server's work spreads the answers (log-normal, sigma 0.5) but not the arrivals: the
+    margin the answer times suggest is relaxed after clean windows, towards the floor."""
+    rate = Rate(25, 5.0)
+    outcome = simulate(rate, 3000, 0.0, work_sigma=0.5)
+    assert outcome.throttles == []
+    assert outcome.share(rate) >= 0.995
+
+
+@pytest.mark.parametrize("jitter", [0.02, 0.05, 0.1])
+def test_a_long_run_settles_just_above_the_jitter(jitter: float):
+    """Relaxing probes for a smaller margin; a throttle shows where the floor is, and the margin
+    stays above it: a few throttles in 120 windows, not one every few windows."""
+    rate = Rate(25, 5.0)
+    for seed in (1, 2):
+        outcome = simulate(rate, 3000, jitter, seed=seed, work_sigma=0.5)
+        assert len(outcome.throttles) <= 4, (seed, outcome.throttles)
+        ceiling = rate.seconds / (rate.seconds + jitter)
+        assert outcome.share(rate) >= ceiling - 0.005, (seed, outcome.share(rate))
+
+
+def test_the_margin_never_relaxes_below_one_a_throttle_showed_too_small():
+    pacer = Pacer(Rate(5, 1.0))
+    stamps = [pacer.sent(t * 0.2) for t in range(6)]
+    shown = pacer.margin
+    assert pacer.throttled(stamps[-1], 1.05, None).kind is Throttle.JITTER
+    assert pacer.too_small == shown
+    for window in range(2, 60):  # many clean windows: the widening is relaxed away
+        pacer.earliest(1.05 + window)
+    assert pacer.learned == 0.0
+    assert pacer.margin == pytest.approx(1.25 * shown)
+    for window in range(60, 200):  # and the lesson itself, slowly
+        pacer.earliest(1.05 + window)
+    assert pacer.margin < 1.25 * shown
