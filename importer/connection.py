@@ -79,7 +79,7 @@ def resolve_connection(
         url = env.get("LSQ_DISCOVERY_HOST") or DISCOVERY_HOST
     if url:
         url = url if "://" in url else f"https://{url}"
-        problem = _check_url(url)
+        problem = check_url(url)
         if problem:
             problems.append(Problem("host", problem))
     access, secret = env.get("LSQ_ACCESS_KEY", ""), env.get("LSQ_SECRET_KEY", "")
@@ -96,13 +96,23 @@ def resolve_connection(
     return Connection(url.rstrip("/"), access, secret, discover)
 
 
-def _check_url(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def check_url(url: str) -> str | None:
+    """Why ``url`` is no host to send the keys to, or None: it must be an http(s) URL without a
+    query or credentials, and HTTPS unless it is loopback. Checked wherever a host comes from:
+    the options, the environment, or the account's own answer."""
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # each raises on a malformed URL
+    except ValueError as exc:
+        return (
+            f"{url!r} is not a valid URL ({exc}): give a host such as "
+            "https://api-in21.leadsquared.com, or --region"
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
         return f"{url!r} is not an http(s) URL"
     if parts.query or parts.username or parts.password:
         return "the host URL must not carry a query string or credentials; keys go in LSQ_* only"
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(hostname):
         return f"{url!r} is plain HTTP: LeadSquared needs HTTPS (http is allowed for loopback only)"
     return None
 

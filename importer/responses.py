@@ -4,7 +4,7 @@ LeadSquared's status codes do not say what happened; the body does. Success is o
 with ``"Status": "Success"``. A throttle is HTTP 429 or ``MXAPIRateLimitExceededException``
 under any status (HTTP 200 included). Application errors (``MX...Exception``) are deterministic
 whatever their status. Anything else from the server side (a 5xx without an MX body, a body that
-is not JSON) is transient.
+is not JSON or is nested too deeply to read) is transient.
 
     Verdict            what the run does next
     SUCCESS            record the row's activity and lead ids
@@ -49,7 +49,7 @@ class Answer:
 
 def classify_response(status: int, text: str) -> Answer:
     """The meaning of an HTTP status and body from LeadSquared."""
-    body = _json(text)
+    body, too_deep = _json(text)
     exception = str(body.get("ExceptionType") or "") if isinstance(body, dict) else ""
     message = str(body.get("ExceptionMessage") or "") if isinstance(body, dict) else ""
     if isinstance(body, dict) and body.get("Status") == "Success":
@@ -88,6 +88,8 @@ def classify_response(status: int, text: str) -> Answer:
         return Answer(Verdict.REJECTED, exception, message)
     if 400 <= status < 500:
         return Answer(Verdict.REJECTED, f"HTTP{status}", _snippet(text) or f"HTTP {status}")
+    if too_deep:
+        return Answer(Verdict.TRANSIENT, f"HTTP{status}", f"HTTP {status}: {_TOO_DEEP}")
     return Answer(
         Verdict.TRANSIENT,
         f"HTTP{status}",
@@ -95,11 +97,30 @@ def classify_response(status: int, text: str) -> Answer:
     )
 
 
-def _json(text: str) -> Any:
+_TOO_DEEP = "the answer is JSON nested too deeply to read"
+
+
+class TooDeep(ValueError):
+    """An answer whose JSON is nested too deeply for the parser (no answer LeadSquared gives)."""
+
+
+def read_json(text: str) -> Any:
+    """The JSON value in an answer's body; ValueError (``json.JSONDecodeError``, ``TooDeep``)
+    when it holds none that can be read."""
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        return None
+    except RecursionError:  # e.g. 100,000 levels of "[": the parser gives up, not the answer
+        raise TooDeep(_TOO_DEEP) from None
+
+
+def _json(text: str) -> tuple[Any, bool]:
+    """The body's JSON value (None when it holds none), and whether it was too deep to read."""
+    try:
+        return read_json(text), False
+    except TooDeep:
+        return None, True
+    except ValueError:
+        return None, False
 
 
 def _snippet(text: str) -> str:

@@ -459,3 +459,18 @@ def test_an_unmapped_mandatory_lead_field_is_a_note(tmp_path: Path):
         "  mandatory lead fields not mapped: LastName (Last Name): rows whose lead does not "
         "exist yet will be rejected (MXMandatoryAttributeMissingException)"
     ) in result.stdout.splitlines()
+
+
+# --- settings and answers that must not end in a traceback ---------------------------------
+
+
+def test_a_malformed_host_url_is_a_config_error(sandbox, tmp_path: Path):
+    message = (
+        "  host: 'http://[::1' is not a valid URL (Invalid IPv6 URL): give a host such as "
+        "https://api-in21.leadsquared.com, or --region"
+    )
+    from_env = run_cli("whoami", env=env_for(sandbox, LSQ_HOST="http://[::1"), cwd=tmp_path)
+    from_option = run_cli("account", "--host", "http://[::1", env=env_for(sandbox), cwd=tmp_path)
+    for result in (from_env, from_option):
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == ["error: 1 problem:", message]
