@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from importer.account import Account, ActivityType, FieldInfo
 from importer.client import Counters, LeadSquaredClient
 from importer.config import Mapping
-from importer.connection import Connection
+from importer.connection import Connection, check_url
 from importer.errors import AccountError, Problem
 from importer.limiter import RateLimiter
 
@@ -393,34 +393,20 @@ async def preflight(
     """Before a run: find the account's host if none was given, and read the account's metadata
     for ``Plan.use_account`` (``check``). Raises AccountError when the keys are refused or the
     host does not answer; metadata that answers in a shape nothing reads only skips checks."""
-    from importer.metadata import fetch_account, whoami
+    from importer.metadata import fetch_account
 
     async with LeadSquaredClient.new_session(2, timeout) as session:
         client = LeadSquaredClient(session, connection, limiter, counters)
+        if connection.discover:
+            connection = client.connection = await _discover(client, note)
+        if not check:
+            return connection, None
+        code = event_code(mapping) if mapping is not None else None
         try:
-            if connection.discover:
-                user = await whoami(client)
-                if not user.api_host:
-                    raise AccountError("UserByAccessKey.Get named no API host")
-                connection = replace(connection, base_url=user.api_host, discover=False)
-                client.connection = connection
-                note(
-                    f"no host given: the account {user.org} is served by "
-                    f"{user.api_host}, which this run uses"
-                )
-            if not check:
-                return connection, None
-            code = event_code(mapping) if mapping is not None else None
             account = await fetch_account(client, [code] if code is not None else [])
         except AccountError as exc:
             if exc.refused:
                 raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
-            if connection.discover:
-                raise AccountError(
-                    f"no host was given, and the account's host could not be found from "
-                    f"{connection.base_url}: {exc.detail}. Give --host or --region, or set "
-                    "LSQ_HOST"
-                ) from None
             if exc.unreachable:
                 raise AccountError(f"{exc} (nothing was sent)", unreachable=True) from None
             raise AccountError(
@@ -428,3 +414,31 @@ async def preflight(
                 "(--host, --region, LSQ_HOST) and the network"
             ) from None
     return connection, account
+
+
+async def _discover(client: LeadSquaredClient, note: Callable[[str], None]) -> Connection:
+    """The connection to the account's own API host, as ``UserByAccessKey.Get`` names it (the
+    call answers on any host), held to the rules of a host given by hand."""
+    from importer.metadata import whoami
+
+    asked = client.connection.base_url
+    found = (
+        f"no host was given, and the account's host could not be found from {asked}: {{}}. "
+        "Give --host or --region, or set LSQ_HOST"
+    )
+    try:
+        user = await whoami(client)
+    except AccountError as exc:
+        if exc.refused:
+            raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
+        raise AccountError(found.format(exc.detail)) from None
+    if not user.api_host:
+        raise AccountError(found.format("UserByAccessKey.Get named no API host"))
+    unsafe = check_url(user.api_host)
+    if unsafe:  # the keys would go there: it passes the check of a host given by hand, or none
+        raise AccountError(
+            "no host was given, and the host the account names (UserByAccessKey.Get) is not "
+            f"one to send the keys to: {unsafe}. Give --host or --region, or set LSQ_HOST"
+        )
+    note(f"no host given: the account {user.org} is served by {user.api_host}, which this run uses")
+    return replace(client.connection, base_url=user.api_host, discover=False)

@@ -474,3 +474,26 @@ def test_a_malformed_host_url_is_a_config_error(sandbox, tmp_path: Path):
     for result in (from_env, from_option):
         assert result.returncode == 2
         assert result.stderr.splitlines() == ["error: 1 problem:", message]
+
+
+def test_a_plain_http_host_named_by_the_account_gets_no_key(tmp_path: Path):
+    # a host given by hand must be HTTPS off loopback; so must the one the account names
+    named = "http://203.0.113.7:8080"
+    config = SandboxConfig(rate_limit=1000, rate_window=1.0, api_host=named)
+    data, mapping = write_inputs(tmp_path, 2)
+    with serve_in_thread(config) as box:
+        env = env_for(box, LSQ_DISCOVERY_HOST=box.url)
+        del env["LSQ_HOST"]
+        who = run_cli("whoami", env=env, cwd=tmp_path)
+        run = run_cli("run", data, "-m", mapping, "--out", tmp_path / "out", env=env)
+        asked = box.state.counters
+    message = (
+        "error: no host was given, and the host the account names (UserByAccessKey.Get) is not "
+        f"one to send the keys to: '{named}' is plain HTTP: LeadSquared needs HTTPS (http is "
+        "allowed for loopback only). Give --host or --region, or set LSQ_HOST"
+    )
+    for result in (who, run):
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [message]
+    assert asked["calls:UserByAccessKey.Get"] == 2 and asked.get("calls:CreateCustom", 0) == 0
+    assert not (tmp_path / "out" / "journal.sqlite").exists()
