@@ -22,6 +22,7 @@ plausible shape and record what they could not see instead of guessing:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -240,8 +241,8 @@ def _parse_field(
         schema_name=_schema_name(data),
         display_name=_text(_get(data, "DisplayName", "Label", "Name")),
         data_type=data_type,
-        mandatory=_flag(_get(data, "IsMandatory", "Mandatory", "IsRequired")),
-        unique=_flag(_get(data, "IsLeadIdentifier", "IsUnique", "Unique")),
+        mandatory=_flag(data, "IsMandatory", "Mandatory", "IsRequired"),
+        unique=_flag(data, "IsLeadIdentifier", "IsUnique", "Unique"),
         max_length=_length(_get(data, "MaxLength", "Length")),
         options=parse_options(_get(data, "Options", "OptionSet", "OptionValues")),
         fields=tuple(_parse_field(c) for c in children if _schema_name(c)) or None
@@ -309,14 +310,16 @@ def parse_activity_types(answer: Any) -> tuple[ActivityType, ...] | None:
     for item in items:
         if not isinstance(item, dict):
             continue
-        code = _text(_get(item, "ActivityEvent", "EventCode", "Code", "ActivityEventCode"))
-        if code.lstrip("-").isdigit():
-            found.append(
-                ActivityType(int(code), _text(_get(item, "DisplayName", "EventName", "Name")))
-            )
+        code = _code(item)
+        if code is not None:
+            found.append(ActivityType(code, _text(_get(item, "DisplayName", "EventName", "Name"))))
     if items and not found:
         return None
     return tuple(found)
+
+
+def _code(item: Any) -> int | None:
+    return _whole(_get(item, "ActivityEvent", "EventCode", "Code", "ActivityEventCode"))
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -339,36 +342,76 @@ def parse_options(raw: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _flag(raw: Any) -> bool | None:
-    if raw is None:
-        return None
+def _flag(data: Any, *names: str) -> bool | None:
+    """A flag under any of ``names``; None when none of them says, or when they disagree
+    (``IsMandatory: true`` beside ``Mandatory: false``)."""
+    said = {_truth(raw) for raw in _values(data, names)} - {None}
+    return said.pop() if len(said) == 1 else None
+
+
+def _truth(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)) and raw in (0, 1):
+        return raw == 1
     if isinstance(raw, str):
         text = raw.strip().lower()
         if text in ("true", "1", "yes", "y"):
             return True
         if text in ("false", "0", "no", "n"):
             return False
-        return None
-    return bool(raw)
+    return None
 
 
 def _length(raw: Any) -> int | None:
-    try:
-        length = int(float(str(raw).strip()))
-    except (TypeError, ValueError):
+    length = _whole(raw)
+    return length if length is not None and length > 0 else None
+
+
+#: A whole number as text: ASCII digits, at most ten, and perhaps a ".0" (``"50"``, ``"50.0"``).
+_WHOLE = re.compile(r"(-?[0-9]{1,10})(?:\.0*)?")
+#: Larger than any length or event code; keeps int() clear of numbers too long to convert.
+_LARGEST = 2**31
+
+
+def _whole(raw: Any) -> int | None:
+    """A whole number written as a number or as text; None for anything else (a fraction,
+    infinity, NaN, a boolean, a number too large to be a length or a code)."""
+    if isinstance(raw, bool):
         return None
-    return length if length > 0 else None
+    if isinstance(raw, float):
+        number = int(raw) if raw.is_integer() else None  # False for inf and NaN
+    elif isinstance(raw, int):
+        number = raw
+    elif isinstance(raw, str) and (match := _WHOLE.fullmatch(raw.strip())):
+        number = int(match[1])
+    else:
+        return None
+    return number if number is not None and abs(number) < _LARGEST else None
 
 
 def _get(data: Any, *names: str) -> Any:
-    """The first of ``names`` present in ``data``, compared without regard to case."""
+    """The first of ``names`` in ``data`` whose value is not null."""
+    return next(_values(data, names), None)
+
+
+def _values(data: Any, names: tuple[str, ...]) -> Iterator[Any]:
+    """The values under ``names`` that are not null, name by name; keys are compared without
+    regard to case, the exact spelling first."""
     if not isinstance(data, dict):
-        return None
+        return
     for name in names:
-        if name in data:
-            return data[name]
-    lowered = {k.casefold(): v for k, v in data.items() if isinstance(k, str)}
-    return next((lowered[n.casefold()] for n in names if n.casefold() in lowered), None)
+        if data.get(name) is not None:
+            yield data[name]
+        folded = name.casefold()
+        yield from (
+            value
+            for key, value in data.items()
+            if isinstance(key, str)
+            and key != name
+            and key.casefold() == folded
+            and value is not None
+        )
 
 
 def _schema_name(item: Any) -> str:
@@ -376,7 +419,12 @@ def _schema_name(item: Any) -> str:
 
 
 def _text(raw: Any) -> str:
-    return "" if raw is None or isinstance(raw, (dict, list)) else str(raw).strip()
+    if raw is None or isinstance(raw, (dict, list)):
+        return ""
+    try:
+        return str(raw).strip()
+    except ValueError:  # an int too long to print
+        return ""
 
 
 def _decoded(value: Any) -> Any:
@@ -384,7 +432,7 @@ def _decoded(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
     return value
 
