@@ -23,6 +23,9 @@ from importer.sandbox.shapes import SHAPES as METADATA_SHAPES
 from importer.validation import open_input, validate_file
 
 if TYPE_CHECKING:
+    from importer.account import Account
+    from importer.client import LeadSquaredClient
+    from importer.connection import Connection
     from importer.pipeline import RunSummary, StopSwitch
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,64 +68,20 @@ def _connection_options(function: F) -> F:
     )(function)
 
 
-def _account_call(host: str | None, region: str | None, work: Callable[..., Any]) -> Any:
-    """Run ``work(client)`` against the account, rate-limited (25 calls per 5 s), after finding
-    its host if none was given. Notes go to stderr."""
-    import asyncio
-
-    from importer.client import Counters, LeadSquaredClient
-    from importer.connection import resolve_connection
-    from importer.limiter import Rate, RateLimiter
-    from importer.metadata import DUMP_HINT, Unreadable
-    from importer.preflight import preflight
-
-    connection = resolve_connection(host, region)
-
-    async def go() -> Any:
-        limiter, counters = RateLimiter(Rate(25, 5.0)), Counters()
-        found, _ = await preflight(
-            connection,
-            None,
-            limiter,
-            counters,
-            30.0,
-            check=False,
-            note=lambda message: click.echo(message, err=True),
-        )
-        async with LeadSquaredClient.new_session(2, 30.0) as session:
-            try:
-                return await work(LeadSquaredClient(session, found, limiter, counters))
-            except AccountError as exc:
-                if exc.refused or exc.unreachable:
-                    raise
-                raise AccountError(
-                    f"could not read the account from {found.base_url}: {exc}. Check the host "
-                    "(--host, --region, LSQ_HOST) and the network"
-                ) from None
-            except Unreadable as exc:
-                raise AccountError(f"{exc}. {DUMP_HINT}") from None
-
-    return asyncio.run(go())
+def _to_stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
-def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Any:
+def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Account:
+    """The account's metadata for a mapping's checks: the lead fields, the activity types and
+    the fields of the mapping's activity type."""
+    from importer.describe import call_account
     from importer.metadata import fetch_account
     from importer.preflight import event_code
 
     code = event_code(mapping)
-    return _account_call(
-        host, region, lambda client: fetch_account(client, [code] if code is not None else [])
-    )
-
-
-def _checked_against(account: Any, mapping: Mapping) -> str:
-    from importer.preflight import event_code
-
-    code = event_code(mapping)
-    activity = account.activity_type(code) if code is not None else None
-    what = f", {activity.label()}" if activity else ""
-    org = account.user.org or "(not named)"
-    return f"Checked against the account {org} at {account.host}{what}"
+    events = [code] if code is not None else []
+    return call_account(host, region, lambda client: fetch_account(client, events), _to_stderr)
 
 
 @main.command()
@@ -192,7 +151,9 @@ def validate(
         raise ConfigError(exc.problems, source=str(mapping_file)) from None
     click.echo(f"Read {report.source}")
     if account is not None:
-        click.echo(_checked_against(account, mapping))
+        from importer.describe import checked_against
+
+        click.echo(checked_against(account, mapping))
         for note in report.notes:
             click.echo(f"  {note}")
     for row, payload in report.payloads:
@@ -578,9 +539,10 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
     Without --host, --region or LSQ_HOST, the account's host is found from the keys (the call
     works on any host); `run` does the same and says which host it picked.
     """
+    from importer.describe import call_account
     from importer.metadata import whoami as read_user
 
-    user = _account_call(host, region, read_user)
+    user = call_account(host, region, read_user, _to_stderr)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(user) | {"country": user.country}, indent=2))
         return
@@ -605,13 +567,15 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def activity_types_command(host: str | None, region: str | None, as_json: bool) -> None:
     """The account's activity types: the event codes a mapping's activity.event can take."""
+    from importer.describe import call_account, table
     from importer.metadata import activity_types
 
-    found = _account_call(host, region, activity_types)
+    found = call_account(host, region, activity_types, _to_stderr)
     if as_json:
         click.echo(json.dumps([{"code": t.code, "name": t.name} for t in found], indent=2))
         return
-    click.echo(_table(["CODE", "NAME"], [[str(t.code), t.name] for t in found]))
+    for line in table(["CODE", "NAME"], [[str(t.code), t.name] for t in found]):
+        click.echo(line)
 
 
 @main.command()
@@ -627,52 +591,33 @@ def activity_types_command(host: str | None, region: str | None, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def fields(host: str | None, region: str | None, code: int | None, as_json: bool) -> None:
     """The account's lead fields, or one activity type's fields: schema name (what a mapping
-    uses), display name, data type, mandatory, unique, maximum length and dropdown options."""
-    from importer.metadata import activity_fields, activity_types, lead_fields
+    uses), display name, data type, mandatory, unique, maximum length and dropdown options
+    ("?" where the account's metadata does not say)."""
+    from importer.describe import activity_fields_of, call_account, fields_table, listed_types
+    from importer.metadata import fix_for, lead_fields
 
     if code is None:
-        found = _account_call(host, region, lead_fields)
+        found = call_account(host, region, lead_fields, _to_stderr)
     else:
-
-        async def of_activity(client: Any) -> Any:
-            types = await activity_types(client)
-            if code not in {t.code for t in types}:
-                known = "; ".join(f"{t.code} {t.name}" for t in types)
-                raise click.BadParameter(
-                    f"{code} is not an activity type of this account: {known}",
-                    param_hint="--activity",
-                )
-            return await activity_fields(client, code)
-
-        found = _account_call(host, region, of_activity)
+        activity = code  # for the closure: a plain int, never None
+        of = call_account(host, region, lambda c: activity_fields_of(c, activity), _to_stderr)
+        if of.fields is None:
+            raise click.BadParameter(
+                f"{code} is not an activity type of this account: {listed_types(of.types)}",
+                param_hint="--activity",
+            )
+        if of.types_unread:
+            reason = of.types_unread.rstrip(". ")
+            _to_stderr(
+                f"cannot check that {code} is an activity type of this account: could not "
+                f"read the account's activity types: {reason}. {fix_for(reason)}"
+            )
+        found = of.fields
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(f) for f in found], indent=2))
         return
-    rows: list[list[str]] = []
-
-    def add(spec: Any, indent: str) -> None:
-        rows.append(
-            [
-                indent + spec.schema_name,
-                spec.display_name,
-                "custom field set" if spec.is_set else spec.data_type,
-                "yes" if spec.mandatory else "",
-                "yes" if spec.unique else "",
-                str(spec.max_length or ""),
-                _shorten(", ".join(spec.options), 60),
-            ]
-        )
-        if spec.is_set and spec.fields is None:
-            rows.append(
-                [indent + "  (its fields: not listed by the account's metadata)"] + [""] * 6
-            )
-        for inner in spec.fields or ():
-            add(inner, indent + "  ")
-
-    for spec in found:
-        add(spec, "")
-    headers = ["SCHEMA NAME", "DISPLAY NAME", "TYPE", "MANDATORY", "UNIQUE", "MAX", "OPTIONS"]
-    click.echo(_table(headers, rows))
+    for line in fields_table(found):
+        click.echo(line)
 
 
 @main.command("account")
@@ -703,65 +648,49 @@ def account_command(
     something your account does have, or the account answers in a shape lsq-import does not
     read, --dump FILE writes the raw answers, with the keys removed, for whoever supports you.
     """
+    from importer.describe import (
+        call_account,
+        describe_account,
+        listed_types,
+        unknown_codes,
+        unwritable,
+        write_private,
+    )
+    from importer.metadata import Record, fetch_account
     from importer.metadata import dump as dump_of
-    from importer.metadata import fetch_account
 
-    if dump is not None and dump.exists() and not force:
-        raise click.UsageError(f"{dump} exists; add --force to overwrite it")
-    record: list[dict[str, Any]] = []
+    if dump is not None:  # before any call: a dump that cannot be written is known now
+        if dump.exists() and not force:
+            raise click.UsageError(f"{dump} exists; add --force to overwrite it")
+        problem = unwritable(dump)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--dump")
+    record: Record = []
 
-    async def read(client: Any) -> Any:
+    async def read(client: LeadSquaredClient) -> tuple[Account, Connection]:
         found = await fetch_account(client, list(codes) or None, record)
         return found, client.connection
 
-    found, connection = _account_call(host, region, read)
+    found, connection = call_account(host, region, read, _to_stderr)
+    unknown = unknown_codes(found, codes)
+    if unknown:
+        are = "is not an activity type" if len(unknown) == 1 else "are not activity types"
+        raise click.BadParameter(
+            f"{', '.join(map(str, unknown))} {are} of this account: "
+            f"{listed_types(found.activity_types)}",
+            param_hint="--activity",
+        )
     if dump is not None:
         text = json.dumps(dump_of(connection, record), indent=2, ensure_ascii=False)
-        _write_private(dump, text + "\n")
+        try:
+            write_private(dump, text + "\n")
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot write {dump}: {exc.strerror}", param_hint="--dump"
+            ) from None
         click.echo(f"Wrote {dump}: the raw answers of {_count(len(record), 'call')}, keys removed")
-    for line in _describe_account(found):
-        click.echo(line)
-
-
-def _describe_account(account: Any) -> list[str]:
-    """What the pre-flight can see of the account, and what it will skip."""
-    user = account.user
-    lines = [f"Account:   {user.org or '(not named)'} at {account.host}"]
-    if account.lead_fields_listed:
-        sets = [f for f in account.lead_fields if f.is_set]
-        lines.append(
-            f"Lead:      {_count(len(account.lead_fields) - len(sets), 'field')}, "
-            f"{_count(len(sets), 'custom field set')}"
-        )
-        for spec in sets:
-            listed = (
-                _count(len(spec.fields), "field")
-                if spec.fields is not None
-                else "fields not listed"
-            )
-            lines.append(f"  {spec.label()}: {listed}")
-    else:
-        lines.append("Lead:      no lead fields listed: attributes are not checked")
-    if account.activity_types_listed:
-        lines.append(f"Activity:  {_count(len(account.activity_types), 'type')}")
-    else:
-        lines.append("Activity:  no activity types listed: event codes are not checked")
-    for activity in account.activity_types:
-        if activity.fields is not None:
-            lines.append(f"  {activity.label()}: {_count(len(activity.fields), 'field')}")
-    for line in account.unreadable:
-        lines.append(f"could not read the account's {line}")
-    return lines
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it names the account's user and org)."""
-    import os
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
+    for line in describe_account(found, codes):
+        click.echo(connection.redact(line))
 
 
 @main.command("init-mapping")
@@ -802,6 +731,7 @@ def init_mapping(
     """
     from importer.account import ActivityType
     from importer.connection import resolve_connection
+    from importer.describe import call_account, listed_types, unknown_codes
     from importer.scaffold import pick_sheet, scaffold
     from importer.source import open_source
 
@@ -823,13 +753,16 @@ def init_mapping(
     if keys:
         from importer.metadata import fetch_account
 
-        account = _account_call(host, region, lambda client: fetch_account(client, [code]))
-        activity = account.activity_type(code)
-        if activity is None and account.activity_types_listed:
-            known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types)
+        account = call_account(
+            host, region, lambda client: fetch_account(client, [code]), _to_stderr
+        )
+        if unknown_codes(account, [code]):
             raise click.BadParameter(
-                f"{code} is not an activity type of this account: {known}", param_hint="--activity"
+                f"{code} is not an activity type of this account: "
+                f"{listed_types(account.activity_types)}",
+                param_hint="--activity",
             )
+        activity = account.activity_type(code) or ActivityType(code, "", None)
     else:
         click.echo(
             "No keys (LSQ_ACCESS_KEY, LSQ_SECRET_KEY): matching against LeadSquared's standard "
@@ -837,7 +770,7 @@ def init_mapping(
             err=True,
         )
         activity = ActivityType(code, "", None)
-    made = scaffold(source, sample, activity or ActivityType(code, "", None), account, sheet)
+    made = scaffold(source, sample, activity, account, sheet)
     for line in made.skipped:
         click.echo(f"note: {line}", err=True)
     if output is None:
@@ -850,19 +783,6 @@ def init_mapping(
         + (f"; not matched: {', '.join(made.unmatched)}" if made.unmatched else ""),
         err=True,
     )
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    ]
-    return "\n".join(lines)
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -186,30 +187,97 @@ async def _together(*calls: Awaitable[T]) -> list[T]:
 
 
 def dump(connection: Connection, record: Record) -> dict[str, Any]:
-    """The raw answers of the metadata calls, for support: the keys removed from the text,
-    and the value of any key that names a secret replaced."""
+    """The raw answers of the metadata calls, for support: the value of any key that names a
+    secret replaced, and the keys removed from every string (values and names alike), so that
+    what is written is still the answers' JSON, however short a key or wherever it occurs."""
     from importer import __version__
 
-    text = connection.redact(json.dumps(record, ensure_ascii=False))
     return {
         "what": "the raw answers of LeadSquared's metadata calls, for support (keys removed)",
         "lsq_import": __version__,
         "host": connection.base_url,
         "fetched_at": _now(),
-        "answers": _scrub(json.loads(text)),
+        "answers": _scrub(record, connection.redact),
     }
 
 
-def _scrub(data: Any) -> Any:
-    """``data`` with the value of every key that names a secret replaced."""
+#: Deeper than any metadata answer; what lies below is left out of a dump, so that writing it
+#: cannot exhaust the stack.
+_DUMP_DEPTH = 64
+
+
+def _scrub(data: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
+    """``data`` with the value of every key that names a secret replaced, and ``redact``
+    applied to every string in it, names included."""
+    if depth > _DUMP_DEPTH:
+        return f"<nested deeper than {_DUMP_DEPTH} levels: left out>"
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, bool) or data is None:
+        return data
+    if isinstance(data, (int, float)):  # a key echoed as a number is written as text, redacted
+        text = json.dumps(data)
+        return data if redact(text) == text else redact(text)
     if isinstance(data, dict):
         return {
-            k: ("<removed>" if _SECRET_KEYS.search(str(k)) and v else _scrub(v))
+            redact(str(k)): (
+                "<removed>" if _SECRET_KEYS.search(str(k)) and v else _scrub(v, redact, depth + 1)
+            )
             for k, v in data.items()
         }
     if isinstance(data, list):
-        return [_scrub(v) for v in data]
-    return data
+        return [_scrub(v, redact, depth + 1) for v in data]
+    return redact(str(data))
+
+
+#: What to do when the keys' user may not make a metadata call: other keys would read it.
+DENIED_FIX = "Use keys whose user may read the account's metadata"
+#: An error answer that says the user may not make the call, as opposed to any other error.
+_DENIAL = re.compile(
+    r"answered (?:HTTP403\b|\w*(?:unauthori[sz]ed|permission|forbidden|accessdenied|notallowed))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Why one metadata call's answer is missing from an ``Account``: its ``unreadable`` line,
+    and from the call's name on (``LeadsMetaData.Get answered ...``)."""
+
+    line: str
+    why: str
+
+    @property
+    def denied(self) -> bool:
+        """The keys' user may not make the call (the fix is other keys), rather than an answer
+        in a shape nothing here reads (the fix is a dump for support)."""
+        return denied(self.why)
+
+    def fixed(self) -> str:
+        """``why``, with what to do about a denial after it."""
+        return f"{self.why.rstrip('. ')}. {DENIED_FIX}" if self.denied else self.why
+
+
+def denied(reason: str) -> bool:
+    """Whether a metadata call's failure says the keys' user may not make it."""
+    return _DENIAL.search(reason) is not None
+
+
+def fix_for(reason: str) -> str:
+    """What to do about a metadata call that could not be read, said after ``reason``."""
+    return DENIED_FIX if denied(reason) else DUMP_HINT
+
+
+def unread(account: Account, path: str, code: int | None = None) -> Unread | None:
+    """Why the answer of the call to ``path`` (for activity ``code``) is not in ``account``, or
+    None when it was read. Every line of ``Account.unreadable`` names its call
+    (``fetch_account``)."""
+    call = f"{_name(path)} answered"
+    prefix = f"fields of activity {code}:" if path == ACTIVITY_SETTING else ""
+    for line in account.unreadable:
+        if call in line and line.startswith(prefix):
+            return Unread(line, line[line.index(call) :])
+    return None
 
 
 async def _get(

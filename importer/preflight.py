@@ -16,18 +16,19 @@ a call.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.account import Account, ActivityType, FieldInfo
-from importer.client import Counters, LeadSquaredClient
+from importer.client import WHOAMI, Counters, LeadSquaredClient
 from importer.config import Mapping
 from importer.connection import Connection, check_url
 from importer.errors import AccountError, Problem
 from importer.limiter import RateLimiter
+from importer.metadata import ACTIVITY_SETTING, ACTIVITY_TYPES, LEAD_FIELDS, unread
 
 NOT_AN_OPTION, TOO_LONG, WRONG_TYPE, UNKNOWN_EVENT = (
     "NotAnOption",
@@ -68,7 +69,7 @@ def event_code(mapping: Mapping) -> int | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Review:
     """What the pre-flight found in a mapping: problems (each one evidence, from the account's
     own metadata, that every row would be rejected) and the checks it had to skip because the
@@ -78,40 +79,27 @@ class Review:
     skipped: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A check the metadata leaves no way to make, and why, in one line."""
+
+    line: str
+
+
+#: What each part of the review finds, in order: evidence, or a check it skipped.
+Finding = Problem | Skip
+
+
 def review_mapping(mapping: Mapping, account: Account) -> Review:
-    review = Review(skipped=[f"could not read the account's {line}" for line in account.unreadable])
-    _review_lead(mapping, account, review)
-    code = event_code(mapping)
-    if code is None:
-        if mapping.activity.event.column is not None and not account.activity_types_listed:
-            review.skipped.append(
-                f"cannot check the event codes in column {mapping.activity.event.column!r}: "
-                f"{_NO_TYPES}"
-            )
-        return review
-    activity = account.activity_type(code)
-    if activity is None and account.activity_types_listed:
-        known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types) or "none"
-        review.problems.append(
-            Problem(
-                "activity.event",
-                f"{code} is not an activity type of this account; its types are: {known} "
-                "(lsq-import activity-types lists them)",
-            )
-        )
-        return review
-    if not account.activity_types_listed:
-        review.skipped.append(f"cannot check the event code {code}: {_NO_TYPES}")
-    if activity is None or activity.fields is None:
-        what = activity.label() if activity is not None else f"activity {code}"
-        if mapping.activity.fields or mapping.activity.custom_field_sets:
-            review.skipped.append(
-                f"cannot check the fields of {what}: the account's metadata does not list them; "
-                "LeadSquared rejects a row whose activity field is unknown"
-            )
-        return review
-    _review_activity(mapping, activity, review)
-    return review
+    """Every problem the account's metadata proves in ``mapping``, and every check it skipped."""
+    found = [*_review_user(account), *_review_lead(mapping, account)]
+    found += _review_event(mapping, account)
+    if not any(isinstance(f, Problem) and f.path == "activity.event" for f in found):
+        found += _review_activity(mapping, account)  # the fields of a type that exists
+    return Review(
+        problems=[f for f in found if isinstance(f, Problem)],
+        skipped=[f.line for f in found if isinstance(f, Skip)],
+    )
 
 
 _NO_TYPES = (
@@ -122,89 +110,143 @@ _NO_TYPES = (
 _BUILT_IN_IDENTIFIERS = frozenset({"EmailAddress", "Phone", "Mobile"})
 
 
-def _review_lead(mapping: Mapping, account: Account, review: Review) -> None:
+def _review_user(account: Account) -> Iterator[Finding]:
+    """The user's own answer, when it could not be read (the other calls' are said where the
+    check they would have made is skipped)."""
+    missing = unread(account, WHOAMI)
+    if missing is not None:
+        yield Skip(f"could not read the account's {missing.line}")
+
+
+def _why_not(account: Account, path: str, code: int | None, what: str, default: str) -> str:
+    """Why a kind of thing is not listed: the call that could not be read (with the fix for a
+    denial), or ``default`` when it answered with none."""
+    missing = unread(account, path, code)
+    if missing is None:
+        return default
+    return f"could not read the account's {what}: {missing.fixed()}"
+
+
+def _review_lead(mapping: Mapping, account: Account) -> Iterator[Finding]:
     lead = mapping.lead
     if not account.lead_fields_listed:
-        review.skipped.append(
-            "cannot check the lead attributes and custom field sets: the account's metadata "
-            "lists no lead fields; LeadSquared rejects a row whose attribute is unknown"
+        why = _why_not(
+            account,
+            LEAD_FIELDS,
+            None,
+            "lead fields",
+            "the account's metadata lists no lead fields; LeadSquared rejects a row whose "
+            "attribute is unknown",
         )
+        yield Skip(f"cannot check the lead attributes and custom field sets: {why}")
         return
     for name in lead.attributes:
         spec = account.lead_field(name)
         if spec is None:
-            review.problems.append(
-                _unknown(f"lead.attributes.{name}", name, account.lead_fields, "lead")
-            )
+            yield _unknown(f"lead.attributes.{name}", name, account.lead_fields, "lead")
         elif spec.is_set:
-            review.problems.append(
-                Problem(
-                    f"lead.attributes.{name}",
-                    f"{name} is a custom field set: map its fields under "
-                    f"lead.custom_field_sets.{name}",
-                )
+            yield Problem(
+                f"lead.attributes.{name}",
+                f"{name} is a custom field set: map its fields under lead.custom_field_sets.{name}",
             )
     search = account.lead_field(lead.search_by)
     if search is not None and not search.is_set and lead.search_by not in _BUILT_IN_IDENTIFIERS:
         if search.unique is False:
             unique = ", ".join(f.schema_name for f in account.lead_fields if f.unique) or "none"
-            review.problems.append(
-                Problem(
-                    "lead.search_by",
-                    f"{lead.search_by} is not a unique field of this account, so it cannot find a "
-                    f"lead; unique fields: {unique}",
-                )
+            yield Problem(
+                "lead.search_by",
+                f"{lead.search_by} is not a unique field of this account, so it cannot find a "
+                f"lead; unique fields: {unique}",
             )
         elif search.unique is None:
-            review.skipped.append(
+            yield Skip(
                 f"cannot check that the SearchBy field {lead.search_by} is unique: the account's "
                 "metadata does not say; LeadSquared rejects a row whose SearchBy is not unique"
             )
-    _review_sets(
-        "lead.custom_field_sets",
-        lead.custom_field_sets,
-        account.lead_field,
-        account.lead_fields,
-        review,
+    yield from _review_sets(
+        "lead.custom_field_sets", lead.custom_field_sets, account.lead_field, account.lead_fields
     )
 
 
-def _review_activity(mapping: Mapping, activity: ActivityType, review: Review) -> None:
-    fields = activity.fields or ()
-    what = activity.label()
+def _review_event(mapping: Mapping, account: Account) -> Iterator[Finding]:
+    code = event_code(mapping)
+    column = mapping.activity.event.column
+    if not account.activity_types_listed:
+        why = _why_not(account, ACTIVITY_TYPES, None, "activity types", _NO_TYPES)
+        if code is not None:
+            yield Skip(f"cannot check the event code {code}: {why}")
+        elif column is not None:
+            yield Skip(f"cannot check the event codes in column {column!r}: {why}")
+        return
+    if code is not None and account.activity_type(code) is None:
+        known = "; ".join(f"{t.code} {t.name}" for t in account.activity_types) or "none"
+        yield Problem(
+            "activity.event",
+            f"{code} is not an activity type of this account; its types are: {known} "
+            "(lsq-import activity-types lists them)",
+        )
+
+
+def _review_activity(mapping: Mapping, account: Account) -> Iterator[Finding]:
+    code = event_code(mapping)
+    if code is None:  # the codes come from a column: whose fields is for each row to say
+        return
+    activity = account.activity_type(code)
+    what = activity.label() if activity is not None else f"activity {code}"
+    if activity is None or activity.fields is None:
+        why = _why_not(
+            account,
+            ACTIVITY_SETTING,
+            code,
+            f"fields of activity {code}",
+            "the account's metadata does not list them; LeadSquared rejects a row whose "
+            "activity field is unknown or whose mandatory field is missing",
+        )
+        yield Skip(f"cannot check the fields of {what}: {why}")
+        return
+    fields = activity.fields
     for name in mapping.activity.fields:
         spec = activity.field(name)
         if spec is None:
-            review.problems.append(_unknown(f"activity.fields.{name}", name, fields, what))
+            yield _unknown(f"activity.fields.{name}", name, fields, what)
         elif spec.is_set:
-            review.problems.append(
-                Problem(
-                    f"activity.fields.{name}",
-                    f"{name} is a custom field set: map its fields under "
-                    f"activity.custom_field_sets.{name}",
-                )
+            yield Problem(
+                f"activity.fields.{name}",
+                f"{name} is a custom field set: map its fields under "
+                f"activity.custom_field_sets.{name}",
             )
-    _review_sets(
-        "activity.custom_field_sets",
-        mapping.activity.custom_field_sets,
-        activity.field,
-        fields,
-        review,
+    yield from _review_sets(
+        "activity.custom_field_sets", mapping.activity.custom_field_sets, activity.field, fields
     )
+    yield from _review_mandatory(mapping, activity)
+
+
+def _review_mandatory(mapping: Mapping, activity: ActivityType) -> Iterator[Finding]:
+    """A mandatory activity field left unmapped is a problem; one whose flag the metadata leaves
+    out cannot be judged, and is said only where it matters: a field left unmapped."""
+    what = activity.label()
     mapped = set(mapping.activity.fields)
-    for spec in fields:
-        if spec.mandatory and not spec.is_set and spec.schema_name not in mapped:
-            review.problems.append(
-                Problem(
-                    "activity.fields",
-                    f"{spec.label()} is mandatory for {what} but not mapped: every row would "
-                    f"be rejected; add activity.fields.{spec.schema_name}",
-                )
+    plain = [spec for spec in activity.fields or () if not spec.is_set]
+    for spec in plain:
+        if spec.mandatory and spec.schema_name not in mapped:
+            yield Problem(
+                "activity.fields",
+                f"{spec.label()} is mandatory for {what} but not mapped: every row would "
+                f"be rejected; add activity.fields.{spec.schema_name}",
             )
-    if fields and all(spec.mandatory is None for spec in fields):
-        review.skipped.append(
+    unsaid = [s for s in plain if s.mandatory is None and s.schema_name not in mapped]
+    if not unsaid:
+        return
+    if all(spec.mandatory is None for spec in plain):
+        yield Skip(
             f"cannot check that the mandatory fields of {what} are mapped: the account's "
             "metadata does not say which are mandatory"
+        )
+    else:
+        yield Skip(
+            f"cannot check whether {_some([s.label() for s in unsaid])}, not mapped, "
+            f"{'is' if len(unsaid) == 1 else 'are'} mandatory for {what}: the account's "
+            "metadata does not say"
         )
 
 
@@ -213,27 +255,24 @@ def _review_sets(
     sets: dict[str, dict],
     find: Callable[[str], FieldInfo | None],
     siblings: tuple[FieldInfo, ...],
-    review: Review,
-) -> None:
+) -> Iterator[Finding]:
     for name, fields in sets.items():
         spec = find(name)
         if spec is None:
-            review.problems.append(_unknown(f"{path}.{name}", name, siblings, "custom field sets"))
+            yield _unknown(f"{path}.{name}", name, siblings, "custom field sets")
             continue
         if not spec.is_set and spec.data_type:
-            review.problems.append(
-                Problem(f"{path}.{name}", f"{name} is a field, not a custom field set")
-            )
+            yield Problem(f"{path}.{name}", f"{name} is a field, not a custom field set")
             continue
         if spec.fields is None:  # a set whose fields are not listed, or a field of no type
-            review.skipped.append(
+            yield Skip(
                 f"cannot check the fields of custom field set {name}: the account's metadata "
                 "does not list them; LeadSquared rejects a row whose CFS field is unknown"
             )
             continue
         for inner in fields:
             if spec.field(inner) is None:
-                review.problems.append(_unknown(f"{path}.{name}.{inner}", inner, spec.fields, name))
+                yield _unknown(f"{path}.{name}.{inner}", inner, spec.fields, name)
 
 
 def value_skips(targets: dict[str, Target]) -> list[str]:
