@@ -1,15 +1,29 @@
 """Talking to LeadSquared over HTTP: one aiohttp session per run, every call through the limiter.
 
-``LeadSquaredClient.send`` returns the raw status and body, or raises ``CallNotSent`` (nothing
+``LeadSquaredClient.send`` returns the status and body, or raises ``CallNotSent`` (nothing
 reached the server: safe to send again) or ``CallLost`` (the request may have reached it and the
 answer did not come back: check before sending again). ``lookup`` is for the read-only calls
-(lead by SearchBy value, a lead's activities): it absorbs throttles and transient errors.
+(the account's metadata, a lead by SearchBy value, a lead's activities): it absorbs throttles
+and transient errors, and returns the answer's JSON.
+
+Everything that comes from outside is redacted as it enters: an answer's body and an exception's
+message have the keys removed (``Connection.redact``, every form of them) before anything reads
+them, so no result file, journal, message or log line downstream can hold a key. Exception
+messages also lose the query of any URL they name (a lookup's query holds the row's search
+value).
+
+Every call, read-only ones included, is one line of the call log with its real outcome: a
+read-only call answered 200 with readable JSON is a ``success`` (``classify_read``), and the
+line holds none of its body. Unless the log keeps payloads (``--log-payloads``), the error of a
+row's call is logged without the answer's text (an MX message or an error page may echo the
+row's values): only its type and status, except for throttles and refused keys, whose messages
+are about the account.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +36,7 @@ from importer.calllog import CallLog
 from importer.connection import Connection
 from importer.limiter import Lesson, RateLimiter, Stamp
 from importer.outage import Link, OutagePolicy
-from importer.responses import Verdict, classify_response
+from importer.responses import Answer, Verdict, classify_response, read_json
 
 CREATE_CUSTOM = "/v2/ProspectActivity.svc/CreateCustom"
 WHOAMI = "/v2/Authentication.svc/UserByAccessKey.Get"  # answers on any host: the probe
@@ -66,6 +80,54 @@ async def _headers_sent(
     leaving = context.trace_request_ctx
     if isinstance(leaving, _Leaving):
         leaving.limiter.restamp(leaving.stamp)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call to make: ``row`` is the input row it is for (for the call log), ``read`` marks a
+    read-only call (a lookup, a metadata call, the probe), whose answer is JSON to read rather
+    than a CreateCustom verdict."""
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    body: Any = None
+    row: int | None = None
+    read: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer as it came back (its body with the keys redacted) and what it means; ``data``
+    is a read-only call's JSON when it succeeded."""
+
+    status: int
+    text: str
+    answer: Answer
+    data: Any = None
+
+
+def classify_read(status: int, text: str) -> tuple[Answer, Any]:
+    """What the answer of a read-only call means, and its JSON. ``classify_response`` judges an
+    answer as CreateCustom's, where success is ``"Status": "Success"``; a read-only call answers
+    with the JSON it reads instead (a list of leads, the account's metadata):
+
+        HTTP 200, readable JSON, no MX error or throttle in it    SUCCESS, with the JSON
+        anything else                                             as classify_response says
+    """
+    answer = classify_response(status, text)
+    if status != 200 or answer.verdict not in (Verdict.SUCCESS, Verdict.TRANSIENT):
+        return answer, None
+    try:
+        return Answer(Verdict.SUCCESS), read_json(text)
+    except ValueError:  # an HTML page, a truncated body, JSON too deep to read
+        return answer, None
+
+
+#: A URL's query in an exception's message: for a lookup it holds the row's search value.
+_QUERY = re.compile(r"""(https?://[^\s?#'"]*)\?[^\s#'"]*""", re.IGNORECASE)
+#: The error of a row's call as the log holds it, without --log-payloads.
+_WITHHELD = "the answer's text is not logged: it may hold the row's data (--log-payloads logs it)"
 
 
 class LookupFailed(Exception):
@@ -168,12 +230,17 @@ class LeadSquaredClient:
     ) -> tuple[int, str]:
         """One call, after the limiter lets it go; ``on_leave`` is called just before it leaves
         (after the wait for its turn), and not at all if the run stops first. ``row`` is the input
-        row it is for, for the call log.
+        row it is for, for the call log. The body comes back with the keys redacted.
 
         Until the host has answered one call of this run (the pre-flight's count), calls go one
         at a time: bad keys or a host that never answers are found with one or two calls
         instead of a pool's worth. A cold connection's slow set-up costs the window nothing:
         the send is stamped when its headers are written."""
+        reply = await self._call(Call(method, path, params, body, row), on_leave)
+        return reply.status, reply.text
+
+    async def _call(self, call: Call, on_leave: Callable[[], None] | None = None) -> Reply:
+        """``call``, alone until the host has answered one call of this run (see ``send``)."""
         if not self._warm:
             async with self._warming:
                 if not self._warm:
@@ -181,10 +248,10 @@ class LeadSquaredClient:
                     # counted in the window as of then, the safe side. Until one call is
                     # answered, calls go one at a time: a host that never answers is found
                     # with two calls, not a pool's worth.
-                    reply = await self._send(method, path, params, body, on_leave, row, True)
+                    reply = await self._send(call, on_leave, stamp_at_answer=True)
                     self._warm = True
                     return reply
-        return await self._send(method, path, params, body, on_leave, row)
+        return await self._send(call, on_leave)
 
     def _host_note(self, message: str) -> None:
         """The host went down or came back: tell the person, and the call log."""
@@ -195,19 +262,15 @@ class LeadSquaredClient:
 
     async def _probe(self) -> None:
         """One read-only call past the gate, for the link: returns if the host answered."""
-        await self._send("GET", WHOAMI, None, None, None, None, gated=False)
+        await self._send(Call("GET", WHOAMI, read=True), None, gated=False)
 
     async def _send(
         self,
-        method: str,
-        path: str,
-        params: dict[str, str] | None,
-        body: Any,
+        call: Call,
         on_leave: Callable[[], None] | None,
-        row: int | None,
         stamp_at_answer: bool = False,
         gated: bool = True,
-    ) -> tuple[int, str]:
+    ) -> Reply:
         if gated:
             await self._through_gate()
         stamp = await self._turn()
@@ -220,22 +283,24 @@ class LeadSquaredClient:
         self.on_wire += 1
         try:
             async with self.session.request(
-                method,
-                self.connection.base_url + path,
-                params=params,
-                json=body,
+                call.method,
+                self.connection.base_url + call.path,
+                params=call.params,
+                json=call.body,
                 headers=headers,
                 trace_request_ctx=_Leaving(self.limiter, stamp),
             ) as response:
-                status, text = response.status, await response.text(errors="replace")
+                status = response.status
+                # redacted as it enters: nothing downstream sees a key an error page echoes
+                text = self.connection.redact(await response.text(errors="replace"))
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             error = self._describe(exc)
-            self._log(path, row, started, body, outcome="not_sent", error=error)
+            self._log(call, started, outcome="not_sent", error=error)
             self.link.failed(error)
             raise CallNotSent(error) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = self._describe(exc)
-            self._log(path, row, started, body, outcome="answer_lost", error=error)
+            self._log(call, started, outcome="answer_lost", error=error)
             self.link.failed(error)
             raise CallLost(error) from None
         finally:
@@ -243,43 +308,56 @@ class LeadSquaredClient:
             if stamp_at_answer:
                 self.limiter.restamp(stamp)
         self.link.succeeded()
-        answer = classify_response(status, text)
+        if call.read:
+            answer, data = classify_read(status, text)
+        else:
+            answer, data = classify_response(status, text), None
         if answer.verdict is Verdict.THROTTLED:
             self._throttled(stamp, answer.limit)
         else:
-            self.limiter.answered(stamp, path)
-        if self.log is not None:
-            fields = (
-                {"activity_id": answer.activity_id, "lead_id": answer.lead_id}
-                if answer.verdict is Verdict.SUCCESS and answer.activity_id
-                else {
-                    "error_type": answer.error_type,
-                    "error": self.connection.redact(answer.message),
-                }
-                if answer.error_type
-                else {}
-            )
-            self._log(
-                path, row, started, body, status=status, outcome=answer.verdict.value, **fields
-            )
-        return status, text
+            self.limiter.answered(stamp, call.path)
+        self._log(
+            call, started, status=status, outcome=answer.verdict.value, **self._said(call, answer)
+        )
+        return Reply(status, text, answer, data)
 
-    def _log(self, path: str, row: int | None, started: float, body: Any, **fields: Any) -> None:
+    def _said(self, call: Call, answer: Answer) -> dict[str, str]:
+        """What the call log says of an answer besides its status and outcome: the ids a row's
+        call got, or the error. Never the body of a read that worked (a lead's data, the
+        account's metadata); without payloads, no answer's text for a row's call (see the
+        module's docstring)."""
+        if answer.verdict is Verdict.SUCCESS:
+            if not answer.activity_id:
+                return {}
+            return {"activity_id": answer.activity_id, "lead_id": answer.lead_id}
+        if not answer.error_type:
+            return {}
+        about_the_account = answer.verdict in (Verdict.THROTTLED, Verdict.FATAL)
+        if call.row is None or about_the_account or (self.log is not None and self.log.payloads):
+            return {"error_type": answer.error_type, "error": answer.message}
+        return {"error_type": answer.error_type, "error": _WITHHELD}
+
+    def _log(self, call: Call, started: float, **fields: Any) -> None:
         if self.log is None:
             return
-        record: dict[str, Any] = {"call": path.rsplit("/", 1)[-1]}
-        if row is not None:
-            record["row"] = row
+        record: dict[str, Any] = {"call": call.path.rsplit("/", 1)[-1]}
+        if call.row is not None:
+            record["row"] = call.row
         record["ms"] = round((time.monotonic() - started) * 1000)
         record.update(fields)
-        if self.log.payloads and body is not None:
-            record["payload"] = body
+        if self.log.payloads:
+            if call.params:
+                record["params"] = call.params
+            if call.body is not None:
+                record["payload"] = call.body
         self.log.write("call", **record)
 
     def _describe(self, exc: BaseException) -> str:
+        """An exception's kind and message, for people and files: the keys redacted, and the
+        query of any URL in it left out."""
         kind = type(exc).__name__
         text = str(exc) or {"TimeoutError": "no answer within the timeout"}.get(kind, kind)
-        return self.connection.redact(f"{kind}: {text}")
+        return self.connection.redact(_QUERY.sub(r"\1", f"{kind}: {text}"))
 
     async def _through_gate(self) -> None:
         """Wait while the host is down (RunStopped if the run stops or the outage outlasts its
@@ -323,26 +401,24 @@ class LeadSquaredClient:
         attempts: int = 4,
         row: int | None = None,
     ) -> Any:
-        """A read-only call's JSON answer. Throttles wait and retry; transient failures retry a
-        few times; anything else raises LookupFailed."""
+        """A read-only call's JSON answer (``classify_read``), the keys redacted. Throttles wait
+        and retry; transient failures retry a few times; anything else raises LookupFailed."""
+        call = Call(method, path, params, body, row, read=True)
         failures = 0
         while True:
             try:
-                status, text = await self.send(method, path, params=params, body=body, row=row)
+                reply = await self._call(call)
             except (CallNotSent, CallLost) as exc:
                 failures += 1
                 if failures >= attempts:
                     raise LookupFailed(str(exc), reached=False) from None
                 await self.pause(min(2**failures, 10) * 0.1)
                 continue
-            answer = classify_response(status, text)
+            answer = reply.answer
             if answer.verdict is Verdict.THROTTLED:
                 continue  # the limiter has learned from it; the call waits its turn again
-            if status == 200 and answer.verdict is not Verdict.REJECTED:
-                try:
-                    return json.loads(text)
-                except json.JSONDecodeError:
-                    pass
+            if answer.verdict is Verdict.SUCCESS:
+                return reply.data
             failures += 1
             if answer.verdict in (Verdict.REJECTED, Verdict.FATAL) or failures >= attempts:
                 raise LookupFailed(

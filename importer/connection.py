@@ -3,15 +3,25 @@
 Keys come from ``LSQ_ACCESS_KEY`` / ``LSQ_SECRET_KEY`` (or a ``.env`` file in the working
 folder); the host from ``--host``, ``--region`` or ``LSQ_HOST``, or, when none is given, from
 the account itself (``discover``: asked of ``LSQ_DISCOVERY_HOST``, by default the Singapore
-host). Keys travel only in the
-``x-LSQ-*`` headers, never in a URL, and ``Secrets.redact`` scrubs them from any text shown.
+host). Keys travel only in the ``x-LSQ-*`` headers, never in a URL, and ``Connection.redact``
+scrubs them from any text shown.
+
+Some proxies and gateways echo a request's headers in their error pages, so a key can come back
+in any text an answer holds, in whatever form the page writes it. ``redact`` knows these forms,
+character by character, in any mix: verbatim, percent-encoded (hex in either case, ``+`` for a
+space), JSON-escaped (``\\u0024``, ``\\/``), HTML-escaped (``&#36;``, ``&#x24;``, ``&dollar;``),
+and with its letters' case changed. The client applies it to every answer and every exception
+message as it arrives, before anything reads them.
 """
 
 from __future__ import annotations
 
+import html.entities
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,11 +52,51 @@ class Connection:
         return {"x-LSQ-AccessKey": self.access_key, "x-LSQ-SecretKey": self.secret_key}
 
     def redact(self, text: str) -> str:
-        """``text`` with the keys replaced, for anything a person or a file will see."""
-        for secret in (self.secret_key, self.access_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with the keys replaced by ``***``, in every form an echo may give them (see
+        the module's docstring), however short a key: for anything a person or a file will
+        see."""
+        pattern = _pattern(self.access_key, self.secret_key)
+        return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+REDACTED = "***"
+#: The HTML entity names of each character that has one (``$``: ``dollar;``).
+_ENTITIES: dict[str, list[str]] = {}
+for _name, _char in html.entities.html5.items():
+    if len(_char) == 1:
+        _ENTITIES.setdefault(_char, []).append(_name)
+
+
+@lru_cache(maxsize=8)
+def _pattern(*keys: str) -> re.Pattern[str] | None:
+    """One expression for every form of every key, the longest key first (one key may hold
+    the other); None when there is no key."""
+    unique = sorted({key for key in keys if key}, key=len, reverse=True)
+    if not unique:
+        return None
+    return re.compile("|".join("".join(map(_forms, key)) for key in unique), re.IGNORECASE)
+
+
+def _forms(char: str) -> str:
+    """An expression for one character of a key, in each form an echo may write it."""
+    code = ord(char)
+    forms = [re.escape(char)]
+    forms.append("".join(f"%{byte:02x}" for byte in char.encode("utf-8")))  # hex: any case
+    if char == " ":
+        forms.append(r"\+")  # a form's encoding of a space
+    if char == "+":
+        forms.append(" ")  # a plus sign decoded as a form's space
+    if code > 0xFFFF:  # JSON writes it as a surrogate pair
+        high, low = divmod(code - 0x10000, 0x400)
+        forms.append(re.escape(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"))
+    else:
+        forms.append(re.escape(f"\\u{code:04x}"))
+    if char in '/\\"':
+        forms.append(re.escape(f"\\{char}"))  # JSON's \/, \\ and \"
+    forms.append(f"&#0*{code};")
+    forms.append(f"&#x0*{code:x};")
+    forms.extend(re.escape(f"&{name}") for name in _ENTITIES.get(char, ()))
+    return f"(?:{'|'.join(forms)})"
 
 
 def resolve_connection(

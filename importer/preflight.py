@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.account import Account, ActivityType, FieldInfo
+from importer.calllog import CallLog
 from importer.client import WHOAMI, Counters, LeadSquaredClient
 from importer.config import Mapping
 from importer.connection import Connection, check_url
@@ -428,14 +429,17 @@ async def preflight(
     *,
     check: bool = True,
     note: Callable[[str], None] = lambda message: None,
+    log: CallLog | None = None,
 ) -> tuple[Connection, Account | None]:
     """Before a run: find the account's host if none was given, and read the account's metadata
     for ``Plan.use_account`` (``check``). Raises AccountError when the keys are refused or the
-    host does not answer; metadata that answers in a shape nothing reads only skips checks."""
+    host does not answer; metadata that answers in a shape nothing reads only skips checks.
+    Every call goes to ``log``, the run's call log, like the rows' calls after it; every text
+    an answer brings (and so every message raised) has the keys redacted by the client."""
     from importer.metadata import fetch_account
 
     async with LeadSquaredClient.new_session(2, timeout) as session:
-        client = LeadSquaredClient(session, connection, limiter, counters)
+        client = LeadSquaredClient(session, connection, limiter, counters, log=log)
         if connection.discover:
             connection = client.connection = await _discover(client, note)
         if not check:

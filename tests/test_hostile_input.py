@@ -75,12 +75,6 @@ def deep_server():
     server.server_close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LeadSquaredClient.lookup (importer/client.py) parses a 200 answer with json.loads and "
-    "catches only JSONDecodeError; it should use importer.responses.read_json and catch "
-    "ValueError",
-)
 def test_a_host_answering_too_deep_json_gets_a_message(deep_server, tmp_path):
     import os
 

@@ -223,8 +223,10 @@ def test_the_call_log_has_every_call_and_no_secret(tmp_path: Path):
     text = (out / "calls.jsonl").read_text(encoding="utf-8")
     assert not any(key in text for key in keys)
     lines = [json.loads(line) for line in text.splitlines()]
-    assert [line["event"] for line in lines] == ["run"] + ["call"] * 6 + ["summary"]
-    calls = lines[1:-1]
+    # the pre-flight's four metadata calls come first, then the run's own
+    assert [line["event"] for line in lines] == ["call"] * 4 + ["run"] + ["call"] * 6 + ["summary"]
+    assert {line["outcome"] for line in lines[:4]} == {"success"}
+    calls = lines[5:-1]
     assert sorted(c["row"] for c in calls) == list(range(2, 8))
     for call in calls:
         assert call["call"] == "CreateCustom" and call["status"] == 200
@@ -235,7 +237,7 @@ def test_the_call_log_has_every_call_and_no_secret(tmp_path: Path):
         json.loads(line)
         for line in (tmp_path / "o2" / "calls.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    assert logged[1]["payload"]["LeadDetails"][0]["Attribute"] == "EmailAddress"
+    assert logged[5]["payload"]["LeadDetails"][0]["Attribute"] == "EmailAddress"
 
 
 def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_path: Path):

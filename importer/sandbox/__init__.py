@@ -3,6 +3,7 @@
 schema.py   the account: lead fields, custom field sets, activity types (default_schema.yaml)
 state.py    settings, stored leads and activities, the rate window, counters
 app.py      the aiohttp application: LeadSquared's paths, checks, errors and faults
+echo.py     answers that echo the keys, as some proxies' error pages do
 server.py   running it: foreground, inside a loop, or in a thread
 """
 

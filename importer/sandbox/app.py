@@ -5,7 +5,9 @@ sliding window per access key; throttles come back as HTTP 429 or, for a share o
 HTTP 200 with ``MXAPIRateLimitExceededException``. Application errors are HTTP 500 with an MX
 body. CreateCustom looks its lead up when the call arrives and writes when it completes, so two
 concurrent calls for one new lead create two. Faults (latency, non-MX 500s, answers lost after
-the write, calls slower than a client's timeout) are drawn from a seeded generator.
+the write, calls slower than a client's timeout) are drawn from a seeded generator. With
+``echo_keys``, every call that passes the keys and the rate limit is answered with a page that
+echoes the keys, as some proxies do (``echo.py``).
 
 ``/_sandbox/state`` (GET) and ``/_sandbox/reset`` (POST) are the sandbox's own, outside the API.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from importer.sandbox import shapes
+from importer.sandbox import echo, shapes
 from importer.sandbox.schema import check_value, is_datetime
 from importer.sandbox.state import Lead, SandboxConfig, State
 
@@ -99,6 +101,9 @@ async def _api_gate(request: web.Request, handler: Handler) -> web.StreamRespons
             return web.json_response(body, status=200)
         state.counters["throttled_429"] += 1
         return web.json_response(body, status=429)
+    if config.echo_keys:
+        page = echo.echo(config.echo_keys, state.echo_form(), config.access_key, config.secret_key)
+        return web.Response(status=page.status, text=page.text, content_type=page.content_type)
     try:
         return await handler(request)
     except MXError as exc:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from importer.sandbox.echo import FORMS as ECHO_FORMS
+from importer.sandbox.echo import KINDS as ECHO_KINDS
 from importer.sandbox.schema import Schema, default_schema
 from importer.sandbox.shapes import SHAPES, Shape
 
@@ -54,12 +56,17 @@ class SandboxConfig:
     #: How the metadata calls answer: one of ``shapes.SHAPES`` (the shape of a custom field
     #: set's fields, of flags, options and lengths is not documented).
     metadata_shape: str = "nested"
+    #: Answer every API call that passes the keys and the rate limit with a page that echoes
+    #: the keys: one of ``echo.KINDS`` ("" answers normally).
+    echo_keys: str = ""
 
     def __post_init__(self) -> None:
         if self.metadata_shape not in SHAPES:
             raise ValueError(
                 f"{self.metadata_shape!r} is not a metadata shape: {', '.join(SHAPES)}"
             )
+        if self.echo_keys and self.echo_keys not in ECHO_KINDS:
+            raise ValueError(f"{self.echo_keys!r} is not an echo: {', '.join(ECHO_KINDS)}")
 
     @property
     def shape(self) -> Shape:
@@ -78,6 +85,7 @@ class SandboxConfig:
             "race": self.race,
             "seed": self.seed,
             "metadata_shape": self.metadata_shape,
+            "echo_keys": self.echo_keys,
         }
 
 
@@ -170,6 +178,13 @@ class State:
                 return name
             draw -= share
         return None
+
+    def echo_form(self) -> str:
+        """The form the next echoing answer writes the keys in: each in turn, counted."""
+        form = list(ECHO_FORMS)[self.counters["echoed"] % len(ECHO_FORMS)]
+        self.counters["echoed"] += 1
+        self.counters[f"echoed:{form}"] += 1
+        return form
 
     # --- leads and activities ------------------------------------------------------------
 
