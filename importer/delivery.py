@@ -5,16 +5,22 @@
 resends; a transient error backs off (exponential, full jitter) and resends a bounded number of
 times; an application error fails the row; bad keys stop the run. A call whose answer was lost
 is not resent blindly: the lead is looked up by its SearchBy value and its activities are
-searched for this row's activity. Only if that is impossible is the row resent and marked as
-possibly duplicated.
+searched for this row's activity, passing over any activity another row already holds (two
+identical rows for one lead post two identical activities: each is credited to one row only).
+Only if that is impossible is the row resent and marked as possibly duplicated.
+
+What it does goes into a ``Ledger`` (the run's journal): the mark before each call leaves, each
+call's outcome and each check of a lost answer, and the question whether an activity is taken.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from importer.client import (
     CREATE_CUSTOM,
@@ -25,8 +31,31 @@ from importer.client import (
     LookupFailed,
     RunStopped,
 )
+from importer.failures import (
+    ANSWER_LOST,
+    CONNECTION_ERROR,
+    HOST_UNREACHABLE,
+    INTERRUPTED,
+    OUTCOME_UNKNOWN,
+)
+from importer.journal import Attempt
 from importer.outage import HostUnreachable
 from importer.responses import Answer, Verdict, classify_response
+
+__all__ = [
+    "FAILED",
+    "HOST_UNREACHABLE",
+    "INTERRUPTED",
+    "SUCCEEDED",
+    "Delivery",
+    "FatalError",
+    "Ledger",
+    "OutcomeUnknown",
+    "RetryPolicy",
+    "RowJob",
+    "RowResult",
+    "same_activity",
+]
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 _LOOKUPS = {
@@ -96,9 +125,26 @@ class OutcomeUnknown(Exception):
     """The run stopped while a lost call was being checked: it may or may not have landed."""
 
 
-#: A row whose earlier attempt failed for a passing reason and that the stop kept from
-#: being sent again: retryable, and safe to send on the next run without a check.
-INTERRUPTED = "Interrupted"
+class Ledger(Protocol):
+    """Where a delivery writes down what it does: the run's journal (``journal.Journal``)."""
+
+    def sending(self, row: int, line: str) -> None:
+        """The row's CreateCustom is leaving (its mark, committed before it goes)."""
+
+    def answered(self, row: int, attempt: Attempt) -> None:
+        """The outcome of the row's CreateCustom that left last."""
+
+    def checked(self, row: int, began: dt.datetime, attempt: Attempt) -> None:
+        """The outcome of a check whether a lost call landed."""
+
+    def claimed(self, activity_id: str, row: int) -> bool:
+        """Whether a row other than ``row`` holds this activity."""
+        ...
+
+
+#: Outcomes of a call and of a check, as the journal's attempts table holds them.
+NOT_SENT, LOST, CUT_OFF = "not_sent", "answer_lost", "cut_off"
+LANDED, NOT_LANDED, UNCHECKED, CHECK_STOPPED = "landed", "not_landed", "unknown", "stopped"
 
 
 class FatalError(Exception):
@@ -113,10 +159,6 @@ class FatalError(Exception):
         self.row_error_type = row_error_type or answer.error_type
 
 
-#: The host never answered this run: the rows it stopped are sent by the next run.
-HOST_UNREACHABLE = "HostUnreachable"
-
-
 @dataclass
 class _Attempts:
     calls: int = 0
@@ -129,6 +171,9 @@ class _Attempts:
     reached: bool = False
     sent_at: list[dt.datetime] = field(default_factory=list)
     last_error: str = ""  # why the last attempt did not settle the row
+    unchecked: str = ""  # why a lost answer could not be checked
+    #: Activities that matched this row but were already another row's.
+    passed_over: list[str] = field(default_factory=list)
 
 
 class Delivery:
@@ -138,13 +183,16 @@ class Delivery:
         policy: RetryPolicy,
         counters: Counters,
         rng: random.Random | None = None,
-        before_send: Any = None,
+        before_send: Callable[[RowJob], None] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.client = client
         self.policy = policy
         self.counters = counters
         self.random = rng or random.Random()
-        self.before_send = before_send  # called with the job as each CreateCustom leaves
+        #: Called with the job as each CreateCustom leaves, after the ledger's mark (tests).
+        self.before_send = before_send
+        self.ledger = ledger
 
     async def deliver(self, job: RowJob) -> RowResult:
         """Send one row until its outcome is known. Raises FatalError to stop the run."""
@@ -154,7 +202,7 @@ class Delivery:
         except HostUnreachable as exc:
             answer = Answer(Verdict.FATAL, HOST_UNREACHABLE, str(exc))
             lost = tries.reached or job.check_first
-            raise FatalError(answer, "OutcomeUnknown" if lost else HOST_UNREACHABLE) from None
+            raise FatalError(answer, OUTCOME_UNKNOWN if lost else HOST_UNREACHABLE) from None
 
     async def _deliver(self, job: RowJob, tries: _Attempts) -> RowResult:
         link = self.client.link
@@ -176,14 +224,21 @@ class Delivery:
 
             def leaving() -> None:
                 job.left += 1
+                if self.ledger is not None:
+                    self.ledger.sending(job.row, job.line)
                 if self.before_send is not None:
                     self.before_send(job)
 
             outages = link.outages
+            left = job.left
             try:
                 status, text = await self.client.send(
                     "POST", CREATE_CUSTOM, body=job.payload, on_leave=leaving, row=job.row
                 )
+            except asyncio.CancelledError:  # stopped at once
+                if job.left != left:  # with the call on the wire
+                    self._answered(job, Attempt(CUT_OFF))
+                raise
             except RunStopped:
                 if not tries.last_error or not tries.reached:
                     raise  # it never reached the server in this run: the row is still to do
@@ -196,25 +251,37 @@ class Delivery:
                     f"{tries.last_error}); the next run sends it",
                 )
             except CallNotSent as exc:
-                tries.last_error = f"ConnectionError: {exc}"
+                self._answered(job, Attempt(NOT_SENT, error_type=CONNECTION_ERROR, error=str(exc)))
+                tries.last_error = f"{CONNECTION_ERROR}: {exc}"
                 if link.down or link.outages != outages:
                     continue  # the host is down: the pool waits for it, the row does not fail
-                if failed := await self._transient(job, tries, "ConnectionError", str(exc)):
+                if failed := await self._transient(job, tries, CONNECTION_ERROR, str(exc)):
                     return failed
                 continue
             except CallLost as exc:
+                self._answered(job, Attempt(LOST, error_type=ANSWER_LOST, error=str(exc)))
                 tries.reached = True
                 self.counters.lost_answers += 1
                 if landed := await self._check_lost(job, tries, str(exc), self.policy.settle):
                     return landed
                 if link.outages != outages:  # lost in an outage: checked, then sent again
-                    tries.last_error = f"AnswerLost: {exc}"
+                    tries.last_error = f"{ANSWER_LOST}: {exc}"
                     continue
-                if failed := await self._transient(job, tries, "AnswerLost", str(exc)):
+                if failed := await self._transient(job, tries, ANSWER_LOST, str(exc)):
                     return failed
                 continue
             tries.reached = True
             answer = classify_response(status, text)
+            self._answered(
+                job,
+                Attempt(
+                    answer.verdict.value,
+                    status,
+                    answer.error_type,
+                    answer.message,
+                    answer.activity_id,
+                ),
+            )
             if answer.verdict is Verdict.SUCCESS:
                 return self._result(
                     job, tries, SUCCEEDED, activity_id=answer.activity_id, lead_id=answer.lead_id
@@ -241,22 +308,42 @@ class Delivery:
     ) -> RowResult | None:
         """The success result if this row's activity is on its lead; None if it is not (or
         cannot be known: then the row is marked possibly duplicated)."""
+        began = dt.datetime.now(dt.UTC)
         try:
             landed = await self._find_landed(job, tries)
             if landed is None and not tries.possible_duplicate and settle > 0:
                 await self.client.pause(settle)
                 landed = await self._find_landed(job, tries)
         except RunStopped:
-            raise OutcomeUnknown(
+            message = (
                 f"the answer was lost ({reason}) and the run stopped before it could be "
                 "checked: look the lead up before sending this row again"
-            ) from None
+            )
+            self._checked(job, began, Attempt(CHECK_STOPPED, None, OUTCOME_UNKNOWN, message))
+            raise OutcomeUnknown(message) from None
+        except BaseException:  # cut off, or the host never answered: the check did not end
+            self._checked(job, began, Attempt(CHECK_STOPPED))
+            raise
         if landed is not None:
             self.counters.verified_landed += 1
+            self._checked(job, began, Attempt(LANDED, activity_id=landed[0]))
             return self._result(job, tries, SUCCEEDED, activity_id=landed[0], lead_id=landed[1])
-        if not tries.possible_duplicate:
+        if tries.possible_duplicate:
+            self._checked(job, began, Attempt(UNCHECKED, error=tries.unchecked))
+        else:
             self.counters.verified_not_landed += 1
+            passed = ", ".join(tries.passed_over)
+            note = f"passed over {passed}: identical, and another row's" if passed else ""
+            self._checked(job, began, Attempt(NOT_LANDED, error=note))
         return None
+
+    def _answered(self, job: RowJob, attempt: Attempt) -> None:
+        if self.ledger is not None:
+            self.ledger.answered(job.row, attempt)
+
+    def _checked(self, job: RowJob, began: dt.datetime, attempt: Attempt) -> None:
+        if self.ledger is not None:
+            self.ledger.checked(job.row, began, attempt)
 
     async def _transient(
         self, job: RowJob, tries: _Attempts, error_type: str, message: str
@@ -299,6 +386,7 @@ class Delivery:
         lookup = _LOOKUPS.get(job.search_by)
         if lookup is None:
             tries.possible_duplicate = True
+            tries.unchecked = f"no lookup finds a lead by {job.search_by}"
             return None
         path, parameter = lookup
         try:
@@ -309,8 +397,9 @@ class Delivery:
                 lead_id = str(lead.get("ProspectID") or lead.get("ProspectId") or "")
                 if lead_id and (found := await self._find_activity(job, lead_id, tries)):
                     return found, lead_id
-        except (LookupFailed, AttributeError, TypeError):
+        except (LookupFailed, AttributeError, TypeError) as exc:
             tries.possible_duplicate = True
+            tries.unchecked = f"the lookup failed: {exc}"
         return None
 
     async def _find_activity(self, job: RowJob, lead_id: str, tries: _Attempts) -> str | None:
@@ -325,11 +414,20 @@ class Delivery:
             )
             found = answer.get("ProspectActivities") or []
             for candidate in found:
-                if same_activity(activity, candidate, tries.sent_at[0]):
-                    return str(candidate.get("Id") or "")
+                if not same_activity(activity, candidate, tries.sent_at[0]):
+                    continue
+                activity_id = str(candidate.get("Id") or "")
+                if activity_id and self._claimed(activity_id, job.row):
+                    if activity_id not in tries.passed_over:
+                        tries.passed_over.append(activity_id)
+                    continue  # another row's: this row's own may be further on
+                return activity_id
             if len(found) < _PAGE:
                 return None
         return None
+
+    def _claimed(self, activity_id: str, row: int) -> bool:
+        return self.ledger is not None and self.ledger.claimed(activity_id, row)
 
 
 def same_activity(sent: dict[str, Any], found: dict[str, Any], sent_at: dt.datetime) -> bool:

@@ -6,33 +6,31 @@ under any status (HTTP 200 included). Application errors (``MX...Exception``) ar
 whatever their status. Anything else from the server side (a 5xx without an MX body, a body that
 is not JSON or is nested too deeply to read) is transient.
 
+The answer's error type is named here; its verdict comes from the one table of failure kinds
+(``failures.KINDS``), the same table the journal decides resumes by:
+
     Verdict            what the run does next
     SUCCESS            record the row's activity and lead ids
     THROTTLED          pause every worker, then send the row again (adopting a lower limit)
     FATAL              stop the run: bad keys (401, MXInvalidUserDetailsException), wrong path
-    REJECTED           fail the row with the MX type and message; no retry
+                       (404); the next run sends the row
+    REJECTED           fail the row with the MX type (or HTTP4xx) and message; no retry
     DUPLICATE          MXDuplicateEntryException: the lead now exists, send once more
     TRANSIENT          retry with backoff; the call did not land
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from importer.failures import KEYS_REFUSED, NOT_FOUND, RATE_LIMITED, UNAUTHORIZED, Verdict, kind_of
+
+__all__ = ["Answer", "TooDeep", "Verdict", "classify_response", "read_json"]
+
 _LIMIT = re.compile(r"limit of (\d+) in (\d+(?:\.\d+)?) second", re.IGNORECASE)
-
-
-class Verdict(enum.Enum):
-    SUCCESS = "success"
-    THROTTLED = "throttled"
-    FATAL = "fatal"
-    REJECTED = "rejected"
-    DUPLICATE = "duplicate"
-    TRANSIENT = "transient"
 
 
 @dataclass(frozen=True)
@@ -60,41 +58,39 @@ def classify_response(status: int, text: str) -> Answer:
             activity_id=str(ids.get("Id") or ""),
             lead_id=str(ids.get("RelatedId") or ""),
         )
-    if status == 429 or exception == "MXAPIRateLimitExceededException":
+    limit = None
+    if status == 429 or exception == RATE_LIMITED:
         stated = _LIMIT.search(message)
         limit = (int(stated.group(1)), float(stated.group(2))) if stated else None
-        return Answer(
-            Verdict.THROTTLED,
-            "MXAPIRateLimitExceededException",
-            message or "HTTP 429 Too Many Requests",
-            limit=limit,
-        )
-    if status == 401 or exception == "MXInvalidUserDetailsException":
-        return Answer(
-            Verdict.FATAL,
-            exception or "Unauthorized",
+        error_type, message = RATE_LIMITED, message or "HTTP 429 Too Many Requests"
+    elif status == 401 or exception == KEYS_REFUSED:
+        error_type = KEYS_REFUSED if exception == KEYS_REFUSED else UNAUTHORIZED
+        message = (
             "LeadSquared refused the access key and secret key (HTTP 401): check "
-            "LSQ_ACCESS_KEY and LSQ_SECRET_KEY, and that they belong to this host's region",
+            "LSQ_ACCESS_KEY and LSQ_SECRET_KEY, and that they belong to this host's region"
         )
-    if status == 404:
-        return Answer(
-            Verdict.FATAL,
-            "NotFound",
-            "the API path was not found (HTTP 404): check the host (--host, --region, LSQ_HOST)",
+    elif status == 404:
+        error_type = NOT_FOUND
+        message = (
+            "the API path was not found (HTTP 404): check the host (--host, --region, LSQ_HOST)"
         )
-    if exception == "MXDuplicateEntryException":
-        return Answer(Verdict.DUPLICATE, exception, message)
-    if exception.startswith("MX"):
-        return Answer(Verdict.REJECTED, exception, message)
-    if 400 <= status < 500:
-        return Answer(Verdict.REJECTED, f"HTTP{status}", _snippet(text) or f"HTTP {status}")
+    elif exception.startswith("MX"):
+        error_type = exception
+    else:
+        error_type = f"HTTP{status}"
+        message = _unexpected(status, text, too_deep)
+    verdict = kind_of(error_type).verdict
+    assert verdict is not None, error_type  # every name made here is an answer's kind
+    return Answer(verdict, error_type, message, limit=limit)
+
+
+def _unexpected(status: int, text: str, too_deep: bool) -> str:
+    """The message for an answer with no MX error in it."""
+    if 400 <= status < 500 and status != 408:
+        return _snippet(text) or f"HTTP {status}"
     if too_deep:
-        return Answer(Verdict.TRANSIENT, f"HTTP{status}", f"HTTP {status}: {_TOO_DEEP}")
-    return Answer(
-        Verdict.TRANSIENT,
-        f"HTTP{status}",
-        f"HTTP {status} without an MX error body: {_snippet(text)}".rstrip(": "),
-    )
+        return f"HTTP {status}: {_TOO_DEEP}"
+    return f"HTTP {status} without an MX error body: {_snippet(text)}".rstrip(": ")
 
 
 _TOO_DEEP = "the answer is JSON nested too deeply to read"

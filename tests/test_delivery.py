@@ -230,3 +230,73 @@ async def test_each_call_that_leaves_is_counted_on_the_job():
     result = await delivery.deliver(row)
     assert result.status == SUCCEEDED
     assert row.left == 3 and before == [7, 7, 7]
+
+
+class Ledger:
+    """A journal's part in a delivery, in memory: the activities other rows hold."""
+
+    def __init__(self, claimed: frozenset[str] = frozenset()) -> None:
+        self.held = claimed
+        self.asked: list[tuple[str, int]] = []
+        self.entries: list[tuple[str, Any]] = []
+
+    def sending(self, row: int, line: str) -> None:
+        self.entries.append(("sending", row))
+
+    def answered(self, row: int, attempt: Any) -> None:
+        self.entries.append(("answered", attempt.outcome))
+
+    def checked(self, row: int, began: dt.datetime, attempt: Any) -> None:
+        self.entries.append(("checked", attempt.outcome, attempt.activity_id, attempt.error))
+
+    def claimed(self, activity_id: str, row: int) -> bool:
+        self.asked.append((activity_id, row))
+        return activity_id in self.held
+
+
+def lost_then(*answers: Any, found: list[dict[str, Any]]) -> ScriptedClient:
+    return ScriptedClient(
+        [CallLost("gone"), *answers],
+        {
+            "Leads.GetByEmailaddress": [{"ProspectID": "L"}],
+            "Retrieve": {"RecordCount": len(found), "ProspectActivities": found},
+        },
+    )
+
+
+async def deliver_to(client: ScriptedClient, ledger: Ledger):
+    policy = RetryPolicy(backoff_base=0.0, backoff_cap=0.0, settle=0.0)
+    counters = Counters()
+    delivery = Delivery(client, policy, counters, ledger=ledger)  # type: ignore[arg-type]
+    return await delivery.deliver(job()), counters
+
+
+async def test_a_lost_answer_passes_over_an_identical_activity_another_row_holds():
+    mine = {**ACTIVITY, "Id": "mine"}
+    ledger = Ledger(claimed=frozenset({"found"}))
+    result, counters = await deliver_to(lost_then(found=[ACTIVITY, mine]), ledger)
+    assert (result.status, result.activity_id, result.lead_id) == (SUCCEEDED, "mine", "L")
+    assert ledger.asked == [("found", 7), ("mine", 7)] and counters.verified_landed == 1
+    assert ledger.entries == [
+        ("sending", 7),
+        ("answered", "answer_lost"),
+        ("checked", "landed", "mine", ""),
+    ]
+
+
+async def test_a_lost_answer_whose_only_match_another_row_holds_is_resent():
+    ledger = Ledger(claimed=frozenset({"found"}))
+    client = lost_then(OK, found=[ACTIVITY])
+    result, counters = await deliver_to(client, ledger)
+    assert (result.status, result.activity_id, client.sent) == (SUCCEEDED, "act", 2)
+    assert result.possible_duplicate is False and counters.verified_not_landed == 1
+    assert ledger.entries == [
+        ("sending", 7),
+        ("answered", "answer_lost"),
+        ("checked", "not_landed", "", "passed over found: identical, and another row's"),
+        ("sending", 7),
+        ("answered", "success"),
+    ]
+    # unclaimed, the same activity is this row's: found landed, not resent
+    result, _ = await deliver_to(lost_then(found=[ACTIVITY]), Ledger())
+    assert (result.status, result.activity_id) == (SUCCEEDED, "found")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.journal import Journal, JournalError, RowSet
+from importer.journal import Attempt, Journal, JournalError, RowSet
 from importer.results import encode_cells
 
 CELLS = {
@@ -99,3 +99,129 @@ def test_a_row_set_grows_as_rows_come():
         rows.add(row)
     assert len(rows) == 3 and 1_000_000 in rows and 77 in rows and 3 not in rows
     assert -1 not in rows and "2" not in rows
+
+
+def entries(path: Path) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(
+            "SELECT row, attempt, call, outcome, status, error_type, error, activity_id, "
+            "sent_at <= answered_at FROM attempts ORDER BY row, attempt"
+        ).fetchall()
+
+
+async def test_every_attempt_is_kept_with_its_outcome(tmp_path: Path):
+    from importer.client import Counters
+    from importer.delivery import Delivery, RetryPolicy
+    from tests.test_delivery import OK, ScriptedClient, job, mx
+
+    journal = Journal.open(tmp_path)
+    throttle = mx("MXAPIRateLimitExceededException", 429)
+    delivery = Delivery(
+        ScriptedClient([throttle, OK]),  # type: ignore[arg-type]
+        RetryPolicy(backoff_base=0.0, backoff_cap=0.0, settle=0.0),
+        Counters(),
+        ledger=journal,
+    )
+    row = job()
+    result = await delivery.deliver(row)
+    journal.succeeded(row.row, row.line, result.activity_id, result.lead_id, False)
+    journal.sending(8, "b@x.com")  # a call on the wire when the process dies
+    journal.sending(9, "c@x.com")  # answered just before the run stops: no mark follows
+    journal.answered(9, Attempt("throttled", 429, "MXAPIRateLimitExceededException", "slow"))
+    journal.close()  # commits it
+    assert entries(tmp_path / "journal.sqlite") == [
+        (
+            7,
+            1,
+            "CreateCustom",
+            "throttled",
+            429,
+            "MXAPIRateLimitExceededException",
+            "MXAPIRateLimitExceededException",
+            None,
+            1,
+        ),
+        (7, 2, "CreateCustom", "success", 200, None, None, "act", 1),
+        (8, 1, "CreateCustom", "in_flight", None, None, None, None, None),
+        (
+            9,
+            1,
+            "CreateCustom",
+            "throttled",
+            429,
+            "MXAPIRateLimitExceededException",
+            "slow",
+            None,
+            1,
+        ),
+    ]
+    with closing(sqlite3.connect(tmp_path / "journal.sqlite")) as db:
+        # the row's own mark still counts its calls, and its first and last send times
+        marked = db.execute("SELECT attempts, sent_at, last_sent_at FROM rows WHERE row = 7")
+        logged = db.execute(
+            "SELECT count(*), min(sent_at), max(sent_at) FROM attempts WHERE row = 7"
+        )
+        assert marked.fetchone() == logged.fetchone()
+
+
+def test_an_activity_another_row_holds_is_claimed(journal: Journal):
+    assert journal.claimed("act-1", 3) is True  # row 2's
+    assert journal.claimed("act-1", 2) is False  # its own
+    assert journal.claimed("act-9", 3) is False
+
+
+def downgrade_to_version_2(path: Path) -> None:
+    """The journal as version 2 wrote it: the same rows and meta, no attempts table."""
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "DROP TABLE attempts; DROP INDEX rows_by_activity; PRAGMA user_version = 2;"
+        )
+
+
+def test_a_version_2_journal_is_upgraded_in_place(journal: Journal, tmp_path: Path):
+    with journal.snapshot() as snapshot:
+        before = (sorted(snapshot.open_rows()), [r for r in range(10) if r in snapshot.done_rows()])
+    journal.close()
+    downgrade_to_version_2(tmp_path / "journal.sqlite")
+    upgraded = Journal.open(tmp_path)
+    try:
+        with upgraded.snapshot() as snapshot:
+            after = (
+                sorted(snapshot.open_rows()),
+                [r for r in range(10) if r in snapshot.done_rows()],
+            )
+        upgraded.sending(5, encode_cells(CELLS[5]))  # the next attempt of a v2 row: its first entry
+    finally:
+        upgraded.close()
+    assert after == before == ([5, 6, 7], [2, 3, 4])
+    with closing(sqlite3.connect(tmp_path / "journal.sqlite")) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("SELECT row, attempt, outcome FROM attempts").fetchall() == [
+            (5, 1, "in_flight")
+        ]
+
+
+async def test_a_version_2_journal_left_by_an_earlier_run_resumes(tmp_path: Path):
+    from collections import Counter
+
+    from tests.test_run import rows, run_against, sandbox
+
+    data = rows(8)
+    first = await run_against(tmp_path, data, sandbox())
+    assert first.summary.succeeded == 8
+    journal = tmp_path / "out" / "journal.sqlite"
+    downgrade_to_version_2(journal)
+    with closing(sqlite3.connect(journal)) as db, db:  # the v2 run was stopped by bad keys
+        db.execute(
+            "UPDATE rows SET state = 'failed', activity_id = NULL, lead_id = NULL, "
+            "error_type = CASE row WHEN 6 THEN 'Unauthorized' ELSE 'NotSent' END, error = 'x' "
+            "WHERE row >= 6"
+        )
+    resumed = await run_against(tmp_path, data, sandbox())  # a new sandbox: it holds nothing
+    assert resumed.summary.exit_code == 0
+    assert resumed.summary.done_before == 4
+    assert resumed.activities_per_row() == Counter({f"note {i}": 1 for i in range(4, 8)})
+    assert sorted(int(line["_row"]) for line in resumed.success) == list(range(2, 10))
+    assert [(row, outcome) for row, _, _, outcome, *_ in entries(journal)] == [
+        (row, "success") for row in range(6, 10)
+    ]

@@ -1,0 +1,274 @@
+"""The one table of failure kinds, tested as one table across both paths: what a row's answer
+makes the run do while sending (the classifier and the delivery), and what a later run does with
+a row recorded with it (the journal's done or open, the check first). Then the must-show round
+trip on the real command line: wrong keys stop the run, the same command with the right ones
+sends every row exactly once."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importer import mapping, preflight
+from importer.client import CallLost, CallNotSent, Counters, RunStopped
+from importer.delivery import FAILED, SUCCEEDED, Delivery, FatalError, RetryPolicy
+from importer.failures import KINDS, Kind, Next, Verdict, final_sql, is_final, kind_of
+from importer.journal import Journal
+from importer.outage import HostUnreachable
+from importer.responses import classify_response
+from importer.results import encode_cells
+from importer.sandbox import SandboxConfig, serve_in_thread
+from tests.conftest import ROOT, run_cli
+from tests.test_delivery import OK, ScriptedClient, job
+from tests.test_run import MAPPING, read, rows, write_input
+
+
+def mx(kind: str, status: int = 500) -> tuple[int, str]:
+    return status, json.dumps({"Status": "Error", "ExceptionType": kind, "ExceptionMessage": "m"})
+
+
+#: For every line of the table: an error type it covers, and what brings it about while sending
+#: (an answer of LeadSquared, or a scripted event of the wire; None: a stop of the run's own, or
+#: the mapping stage, which sends nothing).
+EXAMPLES: dict[str, tuple[str, Any]] = {
+    "MXAPIRateLimitExceededException": (
+        "MXAPIRateLimitExceededException",
+        mx("MXAPIRateLimitExceededException", 200),
+    ),
+    "MXDuplicateEntryException": ("MXDuplicateEntryException", mx("MXDuplicateEntryException")),
+    "MXInvalidUserDetailsException": (
+        "MXInvalidUserDetailsException",
+        mx("MXInvalidUserDetailsException", 401),
+    ),
+    "Unauthorized": ("Unauthorized", (401, "")),
+    "NotFound": ("NotFound", (404, "<html>Not Found</html>")),
+    "HTTP408": ("HTTP408", (408, "Request Timeout")),
+    "MX*": ("MXInvalidActivityFieldsException", mx("MXInvalidActivityFieldsException")),
+    "HTTP4??": ("HTTP400", (400, "Bad Request")),
+    "HTTP2??": ("HTTP200", (200, json.dumps({"Status": "Error"}))),
+    "HTTP*": ("HTTP503", (503, "<html>Service Unavailable</html>")),
+    "ConnectionError": ("ConnectionError", CallNotSent("refused")),
+    "AnswerLost": ("AnswerLost", CallLost("timed out")),
+    "HostUnreachable": ("HostUnreachable", HostUnreachable("no answer", "timed out")),
+    "NotSent": ("NotSent", None),
+    "Interrupted": ("Interrupted", None),
+    "OutcomeUnknown": ("OutcomeUnknown", None),
+    "BadRow": ("BadRow", None),
+    "InvalidValue": ("InvalidValue", None),
+    "MissingValue": ("MissingValue", None),
+    "NotAnOption": ("NotAnOption", None),
+    "TooLong": ("TooLong", None),
+    "WrongType": ("WrongType", None),
+    "UnknownEvent": ("UnknownEvent", None),
+    "*": ("SomethingNewException", None),
+}
+
+#: The only verdicts each kind of next step may come with.
+COHERENT = {
+    Verdict.THROTTLED: Next.RETRY_NOW,
+    Verdict.TRANSIENT: Next.RETRY_NOW,
+    Verdict.FATAL: Next.STOP,
+    Verdict.REJECTED: Next.FINAL,
+    Verdict.DUPLICATE: Next.FINAL,
+}
+#: Lookups that find the row's lead without its activity: a lost answer checked, not landed.
+NOT_LANDED = {
+    "Leads.GetByEmailaddress": [{"ProspectID": "L"}],
+    "Retrieve": {"RecordCount": 0, "ProspectActivities": []},
+}
+
+
+def test_every_line_of_the_table_has_an_example():
+    assert set(EXAMPLES) == {kind.name for kind in KINDS}
+    assert KINDS[-1].name == "*"  # the catch-all comes last, so that everything has a line
+
+
+async def deliver(script: list[Any], **policy: Any):
+    rules = {"backoff_base": 0.0, "backoff_cap": 0.0, "settle": 0.0, **policy}
+    client = ScriptedClient(script, NOT_LANDED)
+    delivery = Delivery(client, RetryPolicy(**rules), Counters())  # type: ignore[arg-type]
+    return await delivery.deliver(job()), client
+
+
+def recorded(tmp_path: Path, error_type: str) -> tuple[bool, bool, bool]:
+    """A row recorded as failed with this type: (done for good, open, in failures.csv)."""
+    journal = Journal.open(tmp_path)
+    try:
+        journal.failed(2, encode_cells(["a@x.com"]), error_type, "why")
+        with journal.snapshot() as snapshot:
+            done, open_rows = snapshot.done_rows(), snapshot.open_rows()
+            success, failures = io.StringIO(newline=""), io.StringIO(newline="")
+            snapshot.copy_done(success, failures)
+    finally:
+        journal.close()
+    return 2 in done, 2 in open_rows, failures.getvalue().startswith("2,")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+async def test_one_table_across_both_paths(kind: Kind, tmp_path: Path):
+    error_type, cause = EXAMPLES[kind.name]
+    assert kind_of(error_type) is kind
+
+    # sending: the classifier's verdict for a representative answer is the table's
+    if isinstance(cause, tuple):
+        answer = classify_response(*cause)
+        assert (answer.verdict, answer.error_type) == (kind.verdict, error_type)
+        assert COHERENT[answer.verdict] is kind.next
+    else:
+        assert kind.verdict is None  # the pipeline's own kinds: no answer is classified so
+
+    # sending: what the delivery does with it is what the table says happens next
+    if cause is not None:
+        if kind.next is Next.STOP:
+            with pytest.raises(FatalError) as stopped:
+                await deliver([cause, OK])
+            assert stopped.value.row_error_type == error_type
+        elif kind.next is Next.RETRY_NOW:
+            result, client = await deliver([cause, OK])
+            assert (result.status, client.sent) == (SUCCEEDED, 2)  # sent again, in this run
+            # its retries spent, the row is recorded with this very type: for a later run
+            result, _ = await deliver([cause] * 2, transient_retries=0, throttle_retries=0)
+            assert (result.status, result.error_type) == (FAILED, error_type)
+        else:
+            assert kind.next is Next.FINAL
+            result, client = await deliver([cause] * 3)
+            once_more = 2 if kind.verdict is Verdict.DUPLICATE else 1
+            assert (result.status, result.error_type) == (FAILED, error_type)
+            assert client.sent == once_more
+
+    # a later run: the journal's done/open decision and its SQL are the table's
+    done, open_row, listed = recorded(tmp_path, error_type)
+    assert done is kind.final and open_row is not kind.final
+    assert listed is kind.final  # failures.csv replays only the rows that are done for good
+    assert is_final(error_type) is kind.final
+    assert _sql_final(error_type) is kind.final
+
+
+async def test_a_stop_between_attempts_is_interrupted_and_goes_to_a_later_run(tmp_path: Path):
+    result, _ = await deliver([(502, ""), RunStopped()])
+    assert result.error_type == "Interrupted"
+    assert kind_of(result.error_type).next is Next.RETRY_LATER
+    assert recorded(tmp_path, result.error_type)[1]  # open: the next run sends it
+
+
+def _sql_final(error_type: str | None) -> bool:
+    with closing(sqlite3.connect(":memory:")) as db:
+        (value,) = db.execute(f"SELECT {final_sql('x')} FROM (SELECT ? AS x)", (error_type,))
+    return value[0] == 1
+
+
+@pytest.mark.parametrize(
+    "error_type",
+    ["HTTP599", "HTTP600", "HTTP40", "HTTP4000", "HTTP429", "http500", "MX", "MXfoo", "Weird", ""],
+)
+def test_the_sql_and_kind_of_agree_beyond_the_examples(error_type: str):
+    assert _sql_final(error_type) is is_final(error_type)
+
+
+def test_a_failed_row_without_a_type_is_final_in_both():
+    assert _sql_final(None) is is_final("") is True
+
+
+def test_the_mapping_stages_kinds_are_named_in_the_table_as_final():
+    names = [
+        mapping.BAD_ROW,
+        mapping.INVALID_VALUE,
+        mapping.MISSING_VALUE,
+        preflight.MISSING_VALUE,
+        preflight.NOT_AN_OPTION,
+        preflight.TOO_LONG,
+        preflight.WRONG_TYPE,
+        preflight.UNKNOWN_EVENT,
+    ]
+    for name in names:
+        assert kind_of(name).name == name and kind_of(name).final, name
+
+
+def test_only_a_row_stopped_mid_call_is_checked_on_its_lead_first():
+    assert [kind.name for kind in KINDS if kind.check_first] == ["OutcomeUnknown"]
+
+
+# --- the must-show: the 401 round trip on the real command line ------------------------------
+
+
+def attempts(out: Path) -> dict[int, list[tuple[str, str, int | None, str | None]]]:
+    """Each row's journaled attempts: (call, outcome, HTTP status, error type), in order."""
+    found: dict[int, list[tuple[str, str, int | None, str | None]]] = {}
+    with closing(sqlite3.connect(out / "journal.sqlite")) as db:
+        for row, call, outcome, status, error_type in db.execute(
+            "SELECT row, call, outcome, status, error_type FROM attempts ORDER BY row, attempt"
+        ):
+            found.setdefault(row, []).append((call, outcome, status, error_type))
+    return found
+
+
+@pytest.mark.parametrize("again", ["run", "retry"])
+def test_wrong_keys_then_the_same_command_with_the_right_ones_sends_every_row_once(
+    tmp_path: Path, again: str
+):
+    count = 12
+    data = write_input(tmp_path / "in.csv", rows(count))
+    mapping_file = tmp_path / "m.yaml"
+    mapping_file.write_text(MAPPING, encoding="utf-8")
+    out = tmp_path / "out"
+    # no pre-flight: the row calls themselves meet the refusal
+    command = ("run", data, "-m", mapping_file, "--out", out, "--rate", "100/1s")
+    unchecked = ("--no-check-account", "--quiet")
+    with serve_in_thread(SandboxConfig(rate_limit=100, rate_window=1.0, seed=12)) as sandbox:
+        env = {
+            **os.environ,
+            "LSQ_HOST": sandbox.url,
+            "LSQ_ACCESS_KEY": sandbox.access_key,
+            "LSQ_SECRET_KEY": "wrong$secret",
+            "PYTHONPATH": str(ROOT),
+        }
+        refused = run_cli(*command, *unchecked, env=env, cwd=tmp_path)
+        assert refused.returncode == 3, refused.stderr
+        refused_calls = sandbox.state.counters["calls:CreateCustom"]
+        first_failures = read(out / "failures.csv")
+        first_summary = json.loads((out / "summary.json").read_text("utf-8"))
+        env["LSQ_SECRET_KEY"] = sandbox.secret_key
+        if again == "run":
+            fixed = run_cli(*command, *unchecked, env=env, cwd=tmp_path)
+        else:
+            fixed = run_cli("retry", out, "--rate", "100/1s", *unchecked, env=env, cwd=tmp_path)
+        calls = sandbox.state.counters["calls:CreateCustom"] - refused_calls
+        activities = list(sandbox.state.activities)
+
+    assert "Stopped: LeadSquared refused the access key and secret key" in refused.stderr
+    # the way on is said: fix the keys, run again; the summary counts what that run sends
+    assert f"the {count} rows it kept from being sent are sent then" in refused.stderr
+    assert first_summary["failed_retryable"] == count
+    assert refused_calls == 1  # the first call finds out; the rest are never sent
+    kinds = Counter(f["_error_type"] for f in first_failures)
+    assert kinds == Counter({"MXInvalidUserDetailsException": 1, "NotSent": count - 1})
+
+    assert fixed.returncode == 0, fixed.stderr + fixed.stdout
+    assert calls == count  # every row, the refused one included, sent once more: once each
+    assert Counter(a.note for a in activities) == Counter({f"note {i}": 1 for i in range(count)})
+    success = read(out / "success.csv")
+    assert sorted(int(line["_row"]) for line in success) == list(range(2, count + 2))
+    assert {line["_activity_id"] for line in success} == {a.id for a in activities}
+    assert read(out / "failures.csv") == []
+
+    # the journal keeps both runs' attempts: the refused row has two, the others one
+    (refused_row,) = [int(f["_row"]) for f in first_failures if f["_error_type"] != "NotSent"]
+    history = attempts(out)
+    assert history[refused_row] == [
+        ("CreateCustom", "fatal", 401, "MXInvalidUserDetailsException"),
+        ("CreateCustom", "success", 200, None),
+    ]
+    others = {row: entries for row, entries in history.items() if row != refused_row}
+    assert others == {
+        row: [("CreateCustom", "success", 200, None)]
+        for row in range(2, count + 2)
+        if row != refused_row
+    }
