@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from importer.connection import is_loopback
+from importer.outdir import write_private
 
 FILE_NAME = "account.json"
 #: Single-choice data types whose values must be one of the options. A multi-select's value
@@ -147,9 +148,11 @@ class Account:
         return next((t for t in self.activity_types if t.code == code), None)
 
     def save(self, folder: Path) -> Path:
+        """``folder/account.json``, its owner's only (0600), written whole or not at all.
+        Raises OutputError if it cannot be written."""
         path = folder / FILE_NAME
         text = json.dumps(asdict(self), indent=2, ensure_ascii=False)
-        path.write_text(text + "\n", "utf-8")
+        write_private(path, text + "\n")
         return path
 
 

@@ -1,7 +1,8 @@
 """The ``lsq-import`` command line: parse arguments, call the library, turn errors into exits.
 
 Exit codes: 0 every row is fine, 1 some rows failed, 2 a config or file error (nothing sent),
-3 LeadSquared stopped the run, 4 --max-rows left rows for the next run, 130/143 SIGINT/SIGTERM.
+3 LeadSquared stopped the run, 4 --max-rows left rows for the next run, 74 a file could not be
+written, 75 the host stayed down, 130/143 SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import click
 from importer import __version__, exitcodes
 from importer.calllog import FILE_NAME as CALL_LOG
 from importer.config import Mapping, load_mapping
-from importer.errors import AccountError, ConfigError, Problem, SourceError
+from importer.errors import AccountError, ConfigError, OutputError, Problem, SourceError
+from importer.sandbox.echo import KINDS as ECHO_KINDS
 from importer.sandbox.shapes import SHAPES as METADATA_SHAPES
 from importer.validation import open_input, validate_file
 
@@ -44,6 +46,13 @@ class _Group(click.Group):
                 ctx.exit(exitcodes.STOPPED)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exitcodes.CONFIG)
+        except OutputError as exc:
+            click.echo(
+                f"error: {exc}. Make room in {exc.folder} (or make it writable), or give "
+                "another --out, then run the same command again",
+                err=True,
+            )
+            ctx.exit(exitcodes.CANNOT_WRITE)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +107,8 @@ def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Acc
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write failures.csv (the rows that do not map, with the reason) into this folder.",
+    help="Write failures.csv (the rows that do not map, with the reason) into this folder; "
+    "never into the folder of a run (it would write over the run's failures.csv).",
 )
 @click.option(
     "--show",
@@ -136,13 +146,20 @@ def validate(
 ) -> None:
     """Map every row of INPUT offline and report what would fail. Sends no row.
 
-    Exit 0 when every row maps, 1 when some rows fail, 2 on a mapping or file error.
+    Exit 0 when every row maps, 1 when some rows fail, 2 on a mapping or file error (or an
+    --out that cannot take failures.csv), 74 when failures.csv cannot be written.
     """
     mapping = load_mapping(mapping_file)
+    if out_dir is not None:
+        _check_validate_out(input_file, out_dir)
     account = None
     if check_account:
         open_input(input_file, mapping)  # file and header problems first, before any call
         account = _read_account(host, region, mapping)
+    if out_dir is not None:
+        from importer.outdir import prepare
+
+        prepare(out_dir)
     try:
         report = validate_file(
             input_file, mapping, out_dir=out_dir, show=show, examples=examples, account=account
@@ -175,6 +192,38 @@ def validate(
     sys.exit(exitcodes.OK if report.ok else exitcodes.ROWS_FAILED)
 
 
+def _check_validate_out(input_file: Path, out_dir: Path) -> None:
+    """``validate --out`` writes over neither a run's failures.csv nor its own input."""
+    from importer.journal import FILE_NAME as JOURNAL
+    from importer.outdir import same_file
+    from importer.results import FAILURES_FILE, SUCCESS_FILE, SUMMARY_FILE
+
+    names = (JOURNAL, SUCCESS_FILE, SUMMARY_FILE)
+    run_files = [name for name in names if (out_dir / name).exists()]
+    if run_files:
+        raise ConfigError(
+            [
+                Problem(
+                    "--out",
+                    f"{out_dir} is the folder of an lsq-import run (it holds its {run_files[0]}): "
+                    f"validate would write over the run's {FAILURES_FILE}, the rows that did "
+                    "not go in. Give validate another --out, a folder of its own (e.g. "
+                    f"--out {out_dir.parent / (out_dir.name + '-validated')})",
+                )
+            ]
+        )
+    if same_file(input_file, out_dir / FAILURES_FILE):
+        raise ConfigError(
+            [
+                Problem(
+                    "--out",
+                    f"{input_file} is the {FAILURES_FILE} validate writes in {out_dir}, and "
+                    "validate never writes over its input: give another --out",
+                )
+            ]
+        )
+
+
 _EXIT_CODES = """\b
 Exit codes:
   0    every row succeeded
@@ -183,6 +232,8 @@ Exit codes:
   3    LeadSquared stopped the run (bad keys, wrong host), or the host never
        answered (nothing reached it: check --host/--region)
   4    --max-rows reached with rows left: run again to continue
+  74   a file under --out (or --log) could not be written: disk full, folder
+       read-only or removed; make room, then run again to resume
   75   the host stopped answering for longer than --outage-limit: run again
        to resume
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: run again to resume"""
@@ -300,8 +351,9 @@ def _sending_options(function: F) -> F:
 @click.option(
     "--fresh",
     is_flag=True,
-    help="Start over in --out, replacing its journal and results, instead of resuming "
-    "(--sandbox always starts over).",
+    help="Start a new run in --out instead of resuming: the earlier run's files are moved "
+    "into --out's earlier/<date-time>/ folder, never deleted; INPUT may be one of them, such "
+    "as --out's failures.csv, fixed (--sandbox always starts over).",
 )
 def run(
     input_file: Path,
@@ -330,10 +382,12 @@ def retry(out_dir: Path, **sending: Any) -> None:
     """Send again the rows of the run in DIR that failed for a passing reason.
 
     A passing reason is a timeout, a lost connection, a 5xx answer, a throttle that outlasted
-    the retries, or a stop before the answer came: rows whose call may have landed are looked
-    up on their lead first. Rows LeadSquared rejected (MX errors) and rows that did not map are
-    kept as they are: fix them and re-run DIR/failures.csv instead. Rows the run never reached
-    are left for the run's own command. Results in DIR are updated in place.
+    the retries, a stop before the answer came, or an answer that stopped the run (keys
+    refused, wrong host, a host that never answered) once its cause is fixed: rows whose call
+    may have landed are looked up on their lead first. Rows LeadSquared rejected (MX errors)
+    and rows that did not map are kept as they are: fix them and re-run DIR/failures.csv
+    instead. Rows the run never reached are left for the run's own command. Results in DIR
+    are updated in place.
     """
     from importer.journal import FILE_NAME, Journal, JournalError
 
@@ -452,7 +506,16 @@ def _send(
     try:
         summary, stored = asyncio.run(go())
     except ConfigError as exc:
-        raise ConfigError(exc.problems, source=exc.source or str(mapping_file)) from None
+        if exc.source or all(_about_the_command(p) for p in exc.problems):
+            raise  # about an option, not the mapping: it names the option
+        raise ConfigError(exc.problems, source=str(mapping_file)) from None
+    except OutputError as exc:  # before the first row: nothing was sent
+        click.echo(
+            f"Stopped before any row was sent: {exc}. Make room in {exc.folder} (or make it "
+            "writable), then run the same command again.",
+            err=True,
+        )
+        sys.exit(exitcodes.CANNOT_WRITE)
     except (KeyboardInterrupt, asyncio.CancelledError):  # stopped before sending began
         click.echo(
             f"\nInterrupted before any row was sent. Run the same command again to start "
@@ -460,7 +523,7 @@ def _send(
             err=True,
         )
         sys.exit(exitcodes.BY_SIGNAL.get(switch.reason or "SIGINT", 130))
-    _print_summary(summary)
+    _print_summary(summary, fresh and not use_sandbox)
     if stored is not None:
         click.echo(
             f"The sandbox now holds {stored.get('leads_created', 0)} new leads "
@@ -468,6 +531,11 @@ def _send(
             f"{stored.get('activities_created', 0)} activities."
         )
     sys.exit(summary.exit_code)
+
+
+def _about_the_command(problem: Problem) -> bool:
+    """A problem with an option (``--out``) or an argument (``INPUT``), not with the mapping."""
+    return problem.path.startswith("-") or problem.path.isupper()
 
 
 def _catch_signals(switch: StopSwitch) -> None:
@@ -483,8 +551,10 @@ def _catch_signals(switch: StopSwitch) -> None:
             loop.add_signal_handler(signum, switch.request, signal.Signals(signum).name)
 
 
-def _print_summary(summary: RunSummary) -> None:
-    from importer.pipeline import FATAL, MAX_ROWS, OUTAGE
+def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
+    """The summary line on stdout; why the run stopped, and how to go on, on stderr. After
+    ``--fresh`` the same command would start over: the way to resume is said instead."""
+    from importer.pipeline import FATAL, MAX_ROWS, OUTAGE, OUTPUT
 
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
     counters = summary.counters
@@ -505,10 +575,23 @@ def _print_summary(summary: RunSummary) -> None:
             f"Possibly posted twice (an answer was lost and could not be checked): rows {rows}"
         )
     out = summary.out_dir
-    if summary.stop == MAX_ROWS:
+    again = "run the same command again"
+    if fresh:
+        moved = summary.earlier is not None and summary.input_path is not None
+        given = f", with {summary.input_path} as INPUT" if moved else ""
+        again = f"run the same command again without --fresh{given}"
+    if summary.stop == OUTPUT:
         click.echo(
-            f"Stopped: {summary.stopped}. {summary.pending:,} rows are left: run the same "
-            "command again to continue.",
+            f"Stopped: {summary.stopped}. Every row recorded is in the journal in {out}: make "
+            f"room in the folder named (or make it writable), then {again} to resume "
+            f"({summary.pending:,} rows not sent yet or not recorded; rows done are not sent "
+            "again; rows whose answer could not be recorded are looked up on their lead "
+            "first).",
+            err=True,
+        )
+    elif summary.stop == MAX_ROWS:
+        click.echo(
+            f"Stopped: {summary.stopped}. {summary.pending:,} rows are left: {again} to continue.",
             err=True,
         )
     elif summary.stop == OUTAGE:
@@ -520,13 +603,31 @@ def _print_summary(summary: RunSummary) -> None:
         )
     elif summary.stop is not None and summary.stop != FATAL:
         click.echo(
-            f"Interrupted ({summary.stop}). Every row's state is in {out}: run the same command "
-            f"again to resume ({summary.pending:,} rows not sent yet; rows done are not sent "
-            "again; rows that were in flight are checked on their lead first).",
+            f"Interrupted ({summary.stop}). Every row's state is in {out}: {again} to resume "
+            f"({summary.pending:,} rows not sent yet; rows done are not sent again; rows that "
+            "were in flight are checked on their lead first).",
             err=True,
         )
     elif summary.stopped:
-        click.echo(f"Stopped: {summary.stopped}", err=True)
+        kept = sum(summary.failed_retryable.values())
+        click.echo(
+            f"Stopped: {summary.stopped}"
+            + (
+                f". Once that is fixed, {again}: the {_count(kept, 'row')} it kept from being "
+                "sent are sent then (rows done are not sent again)."
+                if summary.stop == FATAL and kept
+                else ""
+            ),
+            err=True,
+        )
+    retryable = summary.failed_retryable
+    if retryable and summary.stop is None:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(retryable.items()))
+        click.echo(
+            f"{_count(sum(retryable.values()), 'row')} failed for a passing reason ({kinds}): "
+            f"lsq-import retry {out} sends them again.",
+            err=True,
+        )
     click.echo(f"Results: {out / 'success.csv'}, {out / 'failures.csv'}, {out / 'summary.json'}")
 
 
@@ -903,6 +1004,14 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     "fields, and how flags, options and lengths are written (LeadSquared does not document "
     "it; see importer/sandbox/shapes.py).",
 )
+@click.option(
+    "--echo-keys",
+    type=click.Choice(list(ECHO_KINDS)),
+    default=None,
+    help="Answer every call with a page that echoes the keys, as some proxies do: gateway "
+    "(HTTP 502, HTML), json (500), mx (400, an MX error), ok (200, no success); to check "
+    "that no key reaches any output (see importer/sandbox/echo.py).",
+)
 @click.option("--access-key", default=None, help="The sandbox's access key.")
 @click.option("--secret-key", default=None, help="The sandbox's secret key.")
 def sandbox(
@@ -920,6 +1029,7 @@ def sandbox(
     seed: int | None,
     schema_file: Path | None,
     metadata_shape: str,
+    echo_keys: str | None,
     access_key: str | None,
     secret_key: str | None,
 ) -> None:
@@ -949,6 +1059,7 @@ def sandbox(
         seed=seed,
         schema=load_schema(schema_file) if schema_file else default_schema(),
         metadata_shape=metadata_shape,
+        echo_keys=echo_keys or "",
     )
     if access_key:
         config.access_key = access_key

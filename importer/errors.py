@@ -5,6 +5,9 @@
     ├── SourceError                the input file cannot be read as asked: nothing is sent (exit 2)
     ├── AccountError               the account's metadata cannot be read: nothing is sent (exit 2;
     │                              3 when LeadSquared refused the keys or the host)
+    ├── OutputError                a file under --out (or the --log file) cannot be written: a
+    │                              full disk, a folder made read-only or removed: the run stops
+    │                              as a graceful stop does (exit 74); the same command resumes
     └── RowError                   one row cannot be mapped: record it as a failure, go on
 
 A ConfigError carries every problem found at once as ``Problem`` items (a path in the mapping
@@ -15,6 +18,7 @@ results writer needs (row number, error type, message) so that nothing parses st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ImporterError(Exception):
@@ -65,6 +69,22 @@ class AccountError(ImporterError):
         self.refused = refused
         self.unreachable = unreachable
         self.detail = detail or message  # without the advice
+
+
+class OutputError(ImporterError):
+    """A file the run writes cannot be written. ``path`` is the file (or the folder) and
+    ``cause`` what the system said (``No space left on device``, ``database or disk is full``).
+
+    Rows whose outcome was not recorded stay pending, or ``sending`` (looked up on their lead
+    before being sent again), so the same command resumes once the folder can be written."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        #: The folder to make room in, or to make writable.
+        self.folder = path if path.is_dir() else path.parent
+        where = f"in {path}" if path.is_dir() else f"{path.name} in {path.parent}"
+        super().__init__(f"cannot write {where}: {cause}")
 
 
 class RowError(ImporterError):

@@ -11,15 +11,25 @@ A run stops early in three ways, each leaving the journal ready for the next run
 lets calls in flight finish, within a bounded wait; the second stops at once), ``max_rows``
 (a daily quota), and an answer that stops everything (bad keys). Rows a stopped run did not
 reach are ``pending``: counted in the summary, not written as failures, sent by the next run.
+A file that cannot be written (``OutputError``: a full disk, a folder made read-only or removed)
+stops the run as a graceful stop does; a row whose outcome could not be journaled stays as the
+journal last had it (``sending``: looked up on its lead before it is sent again).
+
+The output folder is checked before the first call (``outdir.prepare``). Nothing in it is
+written over to start a run: with ``fresh`` (or in a folder with no journal) an earlier run's
+files are moved aside into ``DIR/earlier/<time>/`` (``outdir.move_aside``), and an input that was
+one of them is read from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import heapq
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -43,7 +53,8 @@ from importer.delivery import (
     RowJob,
     RowResult,
 )
-from importer.errors import ConfigError, Problem
+from importer.errors import ConfigError, OutputError, Problem
+from importer.failures import NOT_SENT, OUTCOME_UNKNOWN, checks_first, is_final
 from importer.journal import FILE_NAME as JOURNAL_FILE
 from importer.journal import (
     SENDING,
@@ -58,14 +69,33 @@ from importer.journal import (
 from importer.limiter import Lesson, Rate, RateLimiter
 from importer.mapping import MappedChunk, Plan
 from importer.outage import OutagePolicy
+from importer.outdir import EARLIER, move_aside, output_error, prepare, same_file
 from importer.preflight import preflight
 from importer.progress import Progress, SilentProgress
-from importer.results import RunResults, encode_cells, write_summary
+from importer.results import (
+    FAILURES_FILE,
+    SUCCESS_FILE,
+    SUMMARY_FILE,
+    RunResults,
+    encode_cells,
+    write_summary,
+)
 from importer.source import Source
 from importer.validation import open_input
 
-NOT_SENT = "NotSent"
-FATAL, MAX_ROWS, OUTAGE = "fatal", "max_rows", "outage"
+FATAL, MAX_ROWS, OUTAGE, OUTPUT = "fatal", "max_rows", "outage", "output"
+#: The files a run writes in its folder that hold its outcomes: a run starting in a folder with
+#: no journal moves those it finds aside rather than write over them.
+OUTCOME_FILES = (SUCCESS_FILE, FAILURES_FILE, SUMMARY_FILE)
+#: Every file of a run: ``fresh`` moves them all aside, the journal last.
+RUN_FILES = (
+    *OUTCOME_FILES,
+    CALL_LOG,
+    ACCOUNT_FILE,
+    JOURNAL_FILE,
+    f"{JOURNAL_FILE}-wal",
+    f"{JOURNAL_FILE}-shm",
+)
 
 
 @dataclass
@@ -137,15 +167,22 @@ class RunSummary:
     rate: str = ""
     adopted_rate: str | None = None
     stopped: str | None = None  # why the run stopped early, for people
-    stop: str | None = None  # how: FATAL, MAX_ROWS or the stop request's name ("SIGINT"...)
+    stop: str | None = None  # how: FATAL, MAX_ROWS, OUTAGE, OUTPUT or a signal's name
     out_dir: Path | None = None
+    #: The input as read: where ``fresh`` moved it, if it was a file of the earlier run.
+    input_path: Path | None = None
+    #: Where ``fresh`` moved the earlier run's files (None: nothing was there to move).
+    earlier: Path | None = None
 
     @property
     def exit_code(self) -> int:
         """0 all rows succeeded; 1 some failed; 3 stopped by LeadSquared or a host that never
-        answered; 4 stopped at --max-rows with rows left; 75 the host stopped answering for
-        longer than the outage limit; 130/143 stopped by SIGINT/SIGTERM (2 is a config error,
-        raised before any run). 4, 75, 130 and 143: the same command resumes."""
+        answered; 4 stopped at --max-rows with rows left; 74 a file could not be written; 75
+        the host stopped answering for longer than the outage limit; 130/143 stopped by
+        SIGINT/SIGTERM (2 is a config error, raised before any run). 4, 74, 75, 130 and 143:
+        the same command resumes."""
+        if self.stop == OUTPUT:
+            return exitcodes.CANNOT_WRITE
         if self.stop == FATAL:
             return exitcodes.STOPPED
         if self.stop == OUTAGE:
@@ -155,6 +192,12 @@ class RunSummary:
         if self.failed:
             return exitcodes.ROWS_FAILED
         return exitcodes.MAX_ROWS_LEFT if self.pending else exitcodes.OK
+
+    @property
+    def failed_retryable(self) -> dict[str, int]:
+        """The failures a later run sends again (resume, ``lsq-import retry``), by type: those
+        the table of failure kinds does not call final."""
+        return {k: n for k, n in self.failed_by_type.items() if not is_final(k)}
 
     @property
     def handled(self) -> int:
@@ -168,6 +211,7 @@ class RunSummary:
             "succeeded": self.succeeded,
             "failed": self.failed,
             "failed_by_type": self.failed_by_type,
+            "failed_retryable": sum(self.failed_retryable.values()),
             "not_sent": self.not_sent,
             "pending": self.pending,
             "complete": self.pending == 0,
@@ -206,17 +250,44 @@ async def run_import(
 
     A journal in ``out_dir`` records every row; run again with the same ``out_dir`` and the run
     resumes: rows done are not sent again, rows that were in flight are checked on their lead
-    first. ``fresh`` starts over. ``retry`` sends only the rows the journal holds as failed for
-    a passing reason (or in flight): rows never tried stay pending. ``stop`` lets a caller stop
-    the run (see StopSwitch). Raises ConfigError or SourceError before anything is sent."""
+    first. ``fresh`` starts over: the earlier run's files are moved into ``out_dir/earlier/``
+    (``summary.earlier``), never deleted. ``retry`` sends only the rows the journal holds as
+    failed for a passing reason (or in flight): rows never tried stay pending. ``stop`` lets a
+    caller stop the run (see StopSwitch).
+
+    Raises ConfigError or SourceError before anything is sent (an ``out_dir`` that cannot be
+    written included), and OutputError if a file cannot be written before the first row is
+    sent; once rows are sent, a file that cannot be written stops the run (``OUTPUT``)."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
     stop = stop or StopSwitch()
     out_dir = Path(out_dir)
-    source, plan = open_input(input_path, mapping)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    input_path = Path(input_path)
+    source, plan = open_input(input_path, mapping)  # the mapping fits: nothing touched before
+    prepare(out_dir)
+    log_path = options.log_path
+    if log_path is not None:
+        if same_file(log_path, input_path):
+            raise ConfigError(
+                [Problem("--log", f"{log_path} is the input: give the call log another file")]
+            )
+        if not same_file(log_path.parent, out_dir):
+            prepare(log_path.parent, "--log")
     with FolderLock(out_dir):  # one run at a time in a folder: two would send rows twice
-        return await _import(
+        aside = None
+        starting = fresh or not (out_dir / JOURNAL_FILE).exists()
+        mine = [name for name in RUN_FILES if same_file(input_path, out_dir / name)]
+        if mine and not starting:
+            raise _input_in_the_run(input_path, out_dir, mine[0])
+        if starting:  # what an earlier run left is moved aside, not written over
+            aside = move_aside(out_dir, RUN_FILES if fresh else (*OUTCOME_FILES, *mine))
+        if aside is not None:
+            moved = f" (the input {input_path} among them: it is read from there)" if mine else ""
+            progress.note(f"the earlier run's files in {out_dir} are moved into {aside}{moved}")
+            if mine:
+                input_path = aside / mine[0]
+                source, plan = open_input(input_path, mapping)
+        summary = await _import(
             source,
             plan,
             input_path,
@@ -226,10 +297,27 @@ async def run_import(
             connection,
             options,
             progress,
-            fresh,
             stop,
             retry,
         )
+    summary.input_path, summary.earlier = input_path, aside
+    return summary
+
+
+def _input_in_the_run(input_path: Path, out_dir: Path, name: str) -> ConfigError:
+    """The input is a file the run in ``out_dir`` writes: resuming would write over it."""
+    return ConfigError(
+        [
+            Problem(
+                "INPUT",
+                f"{input_path} is the {name} of the run in {out_dir}, which a run there "
+                f"rewrites. To send its rows (fixed), add --fresh: that run's files are moved "
+                f"into {out_dir / EARLIER}/ and the rows are read from there; or give "
+                "another --out. To send again only the rows that failed for a passing reason "
+                f"(timeouts, throttles, a stop), run: lsq-import retry {out_dir}",
+            )
+        ]
+    )
 
 
 async def _import(
@@ -242,7 +330,6 @@ async def _import(
     connection: Connection,
     options: RunOptions,
     progress: Progress,
-    fresh: bool,
     stop: StopSwitch,
     retry: bool,
 ) -> RunSummary:
@@ -261,6 +348,8 @@ async def _import(
     limiter = RateLimiter(options.rate, options.margin)  # the pre-flight's calls count too
     counters = Counters()
     account = None
+    # open before the pre-flight: its calls are logged too (the log holds no file open)
+    log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     preflighted = options.check_account or connection.discover  # it answered, or we stop
     if preflighted:
         connection, account = await preflight(
@@ -271,19 +360,42 @@ async def _import(
             options.timeout,
             check=options.check_account,
             note=progress.note,
+            log=log,
         )
         if account is not None:
             for note in plan.use_account(account):  # ConfigError: every problem, none sent
                 progress.note(note)
     hashes = await asyncio.to_thread(_hashes, Path(input_path), Path(mapping_path))
-    journal = _open_journal(out_dir, hashes, fresh, input_path, mapping_path, started_at)
-    if account is not None:
-        account.save(out_dir)
+    journal = _open_journal(out_dir, hashes, input_path, mapping_path, started_at)
+    try:  # OutputError: nothing is sent
+        edited = _edited(out_dir, journal.meta())
+        if edited:  # the results are rebuilt from the journal: the person's edits are kept
+            aside = move_aside(out_dir, edited)
+            progress.note(
+                f"{' and '.join(edited)} changed since the run wrote {_them(edited)}: moved "
+                f"into {aside} as {_them(edited)} {_are(edited)}, and written anew from the "
+                "journal"
+            )
+        if account is not None:
+            account.save(out_dir)
+        results = RunResults(out_dir, source.header)
+        # until this run ends, what the files hold is its own (a run killed leaves no record)
+        try:
+            journal.set_meta({key: "" for key in _written(out_dir)})
+        except sqlite3.Error as exc:
+            raise output_error(exc, out_dir / JOURNAL_FILE) from None
+    except OutputError:
+        journal.close()
+        raise
     summary = RunSummary(rate=str(options.rate), out_dir=out_dir, counters=counters)
-    results = RunResults(out_dir, source.header)
-    log = CallLog(options.log_path, options.log_payloads) if options.log_path else None
     workers = options.worker_count()
     copy: concurrent.futures.Future[Replayed] | None = None
+
+    def copy_ended(ended: concurrent.futures.Future[Replayed]) -> None:
+        """A copy that could not write stops the run now, not once every row is sent."""
+        error = ended.exception()
+        if isinstance(error, OutputError) and run is not None:
+            run.cannot_write(error)
 
     def details() -> dict[str, Any]:
         return {
@@ -303,6 +415,8 @@ async def _import(
             copier = concurrent.futures.ThreadPoolExecutor(1, "lsq-import-results")
             copy = copier.submit(results.replay(snapshot))
             copier.shutdown(wait=False)  # the copy still runs; the thread ends with it
+            loop = asyncio.get_running_loop()
+            copy.add_done_callback(lambda ended: loop.call_soon_threadsafe(copy_ended, ended))
         else:
             snapshot.close()
         if log is not None:
@@ -339,11 +453,13 @@ async def _import(
                 client,
                 options.policy,
                 summary.counters,
-                before_send=lambda job: journal.sending(job.row, job.line),
+                ledger=journal,
             )
             run = _Run(
                 plan, delivery, results, summary, progress, journal, states, done, options, only
             )
+            if copy is not None and copy.done():  # it ended before the run was there
+                copy_ended(copy)
             summary.done_before = len(done)
             progress.start(summary.total, len(done))
             if done:
@@ -352,35 +468,96 @@ async def _import(
                 run.stop(stop.requests)
             await run.go(source, workers)
     finally:
+        # Every step below is taken even if one cannot write: what it could not write, the
+        # journal has (or the next run finds out on the lead), and the summary says so.
         stop.listen(None)
         if copy is not None:
             replayed = None
             try:
                 replayed = await _copied(copy)
+            except OutputError as exc:
+                _unwritable(summary, exc)
             finally:
-                results.replayed(replayed)
+                try:
+                    results.replayed(replayed)
+                except OutputError as exc:
+                    _unwritable(summary, exc)
                 snapshot.close()
-            summary.rows += replayed.succeeded + replayed.failed
-            summary.succeeded += replayed.succeeded
-            summary.failed += replayed.failed
-        results.close()
+            if replayed is not None:
+                summary.rows += replayed.succeeded + replayed.failed
+                summary.succeeded += replayed.succeeded
+                summary.failed += replayed.failed
+        try:
+            results.close()
+        except OutputError as exc:
+            _unwritable(summary, exc)
         progress.close()
+        with contextlib.suppress(sqlite3.Error):  # what the next run compares them to
+            journal.set_meta(_written(out_dir))
         journal.close()
         summary.elapsed = time.monotonic() - started
         summary.failed_by_type = dict(results.failed_by_type)
         summary.possible_duplicates = sorted(results.possible_duplicates)
         summary.pending = max(0, summary.total - summary.rows)
-        if stop.requests and summary.stop not in (FATAL, OUTAGE):
+        if stop.requests and summary.stop not in (FATAL, OUTAGE, OUTPUT):
             summary.stop = stop.reason
             summary.stopped = f"interrupted ({stop.reason})"
         elif summary.stop == MAX_ROWS and not summary.pending:
             summary.stop = summary.stopped = None  # the file ended at the limit
         report = summary.as_json(**details(), **hashes)
-        write_summary(out_dir, report)
+        try:
+            write_summary(out_dir, report)
+        except OutputError as exc:
+            _unwritable(summary, exc)
+            report = summary.as_json(**details(), **hashes)
         if log is not None:
-            log.write("summary", **{k: report[k] for k in _LOGGED_SUMMARY})
+            try:
+                log.write("summary", **{k: report[k] for k in _LOGGED_SUMMARY})
+            except OutputError as exc:
+                _unwritable(summary, exc)
             log.close()
     return summary
+
+
+def _written(out_dir: Path) -> dict[str, str]:
+    """The size and modification time of the results files as the run leaves them."""
+    found = {}
+    for name in (SUCCESS_FILE, FAILURES_FILE):
+        with contextlib.suppress(OSError):
+            stat = (out_dir / name).stat()
+            found[f"written:{name}"] = f"{stat.st_size} {stat.st_mtime_ns}"
+    return found
+
+
+def _edited(out_dir: Path, began: dict[str, str]) -> list[str]:
+    """The results files changed since the last run wrote them (a person fixed rows in
+    ``failures.csv``, say): a resumed run would rebuild them from the journal over the edits."""
+    edited = []
+    for key, was in began.items():
+        name = key.removeprefix("written:")
+        if name == key or not was:
+            continue
+        try:
+            stat = (out_dir / name).stat()
+        except OSError:
+            continue  # gone: nothing to keep
+        if f"{stat.st_size} {stat.st_mtime_ns}" != was:
+            edited.append(name)
+    return edited
+
+
+def _them(names: list[str]) -> str:
+    return "them" if len(names) > 1 else "it"
+
+
+def _are(names: list[str]) -> str:
+    return "are" if len(names) > 1 else "is"
+
+
+def _unwritable(summary: RunSummary, error: OutputError) -> None:
+    """A file could not be written: the run ends as stopped by it (the first such error)."""
+    if summary.stop != OUTPUT:
+        summary.stop, summary.stopped = OUTPUT, str(error)
 
 
 _LOGGED_SUMMARY = (
@@ -416,43 +593,41 @@ async def _copied(copy: concurrent.futures.Future[Replayed]) -> Replayed:
 def _open_journal(
     out_dir: Path,
     hashes: dict[str, str],
-    fresh: bool,
     input_path: str | Path,
     mapping_path: str | Path,
     started_at: str,
 ) -> Journal:
-    if fresh:
-        for name in (
-            JOURNAL_FILE,
-            f"{JOURNAL_FILE}-wal",
-            f"{JOURNAL_FILE}-shm",
-            "success.csv",
-            "failures.csv",
-            "summary.json",
-            CALL_LOG,
-            ACCOUNT_FILE,
-        ):
-            (out_dir / name).unlink(missing_ok=True)
+    """The journal of the run in ``out_dir``, begun now if there is none; ConfigError if it
+    is another run's (another input or mapping), OutputError if it cannot be written."""
+    path = out_dir / JOURNAL_FILE
     try:
         journal = Journal.open(out_dir)
     except JournalError as exc:
         raise ConfigError(
             [
                 Problem(
-                    "--out", f"{exc}. Add --fresh to start over in {out_dir}, or give another --out"
+                    "--out",
+                    f"{exc}. Add --fresh to start over in {out_dir} (its files are moved into "
+                    f"{out_dir / EARLIER}/), or give another --out",
                 )
             ]
         ) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise output_error(exc, path) from None
     began = journal.meta()
     if not began:
-        journal.set_meta(
-            {
-                **hashes,
-                "input": str(Path(input_path).resolve()),
-                "mapping": str(Path(mapping_path).resolve()),
-                "started_at": started_at,
-            }
-        )
+        try:
+            journal.set_meta(
+                {
+                    **hashes,
+                    "input": str(Path(input_path).resolve()),
+                    "mapping": str(Path(mapping_path).resolve()),
+                    "started_at": started_at,
+                }
+            )
+        except sqlite3.Error as exc:
+            journal.close()
+            raise output_error(exc, path) from None
         return journal
     changed = [
         what
@@ -463,14 +638,20 @@ def _open_journal(
         journal.close()
         what = " and ".join(changed)
         began_at = began.get("started_at", "?")
+        own = Path(began.get("input", ""))
+        resume = (
+            f"To resume that run, give it its own input again ({own}). "
+            if "input file" in changed and began.get("input") and own.is_file()
+            else ""
+        )
         raise ConfigError(
             [
                 Problem(
                     "--out",
                     f"{out_dir} holds a run that began at {began_at} with another {what}: "
-                    f"the {what} changed since, and resuming would mix two imports. Add --fresh "
-                    "to start over in that folder (its results are replaced), or give another "
-                    "--out",
+                    f"the {what} changed since, and resuming would mix two imports. {resume}"
+                    "Add --fresh to start a new run in that folder (the earlier run's files are "
+                    f"moved into {out_dir / EARLIER}/), or give another --out",
                 )
             ]
         )
@@ -503,6 +684,7 @@ class _Run:
         self.only = only  # when set, the only rows to send (a retry of failed rows)
         self.busy: dict[tuple[str, str], deque[RowJob]] = {}
         self.fatal: FatalError | None = None
+        self.unwritten: OutputError | None = None  # the first file that could not be written
         self.stopping = False  # asked to stop: send nothing new
         self._tasks: list[asyncio.Task] = []
         self._cut_off: asyncio.TimerHandle | None = None
@@ -536,6 +718,18 @@ class _Run:
         )
         self._cut_off = asyncio.get_running_loop().call_later(grace, self.cut_off)
 
+    def cannot_write(self, error: OutputError) -> None:
+        """A file of the run could not be written: stop as a graceful stop does. Rows go on
+        being journaled where they can; what is not, the next run sends, or checks first."""
+        if self.unwritten is not None:
+            return
+        self.unwritten = error
+        self.progress.note(f"{error}: the run stops")
+        self.stop(1)
+
+    def _journal_error(self, exc: sqlite3.Error) -> None:
+        self.cannot_write(output_error(exc, self.journal.path))
+
     def cut_off(self) -> None:
         self.stopping = True
         self.delivery.client.stop()
@@ -548,6 +742,8 @@ class _Run:
         queue: asyncio.Queue[RowJob | None] = asyncio.Queue(maxsize=workers * 2)
         producer = asyncio.create_task(self._produce(source, queue, workers))
         pool = [asyncio.create_task(self._work(queue)) for _ in range(workers)]
+        for worker in pool:
+            worker.add_done_callback(self._worker_ended)
         watcher = asyncio.create_task(self._watch_the_host())
         self._tasks = [producer, *pool]
         try:
@@ -564,7 +760,10 @@ class _Run:
                 outcome, asyncio.CancelledError
             ):
                 raise outcome
-        if self.fatal is not None:
+        if self.unwritten is not None:
+            self.summary.stop = OUTPUT
+            self.summary.stopped = str(self.unwritten)
+        elif self.fatal is not None:
             self.summary.stop = FATAL
             self.summary.stopped = self.fatal.answer.message
         elif self.delivery.client.link.gave_up.is_set():
@@ -574,6 +773,12 @@ class _Run:
                 f"{link.host} did not answer for {link.policy.limit:g} s ({link.last_error}); "
                 "run the same command again to resume"
             )
+
+    def _worker_ended(self, worker: asyncio.Task) -> None:
+        """A worker that died of an error takes the run down with it: the producer would
+        otherwise wait forever for room in the queue (and the folder's lock stay held)."""
+        if not worker.cancelled() and worker.exception() is not None:
+            self.cut_off()
 
     async def _watch_the_host(self) -> None:
         """An outage that outlasts its limit stops the run as a graceful stop does."""
@@ -631,7 +836,7 @@ class _Run:
                     cells,
                     self.plan.mapping.lead.search_by,
                     mapped.values[search_path][item].as_py(),
-                    check_first=state == SENDING or error_type == "OutcomeUnknown",
+                    check_first=state == SENDING or checks_first(error_type),
                     first_sent=_utc(sent_at),
                     last_sent=_utc(last_sent_at),
                     line=line,
@@ -671,12 +876,16 @@ class _Run:
                 self._finish_failed(job.row, NOT_SENT, self._not_sent(), job.line)
             # else stopped before it left: pending for the next run
         except OutcomeUnknown as exc:
-            self._finish_failed(job.row, "OutcomeUnknown", str(exc), job.line)
+            self._finish_failed(job.row, OUTCOME_UNKNOWN, str(exc), job.line)
+        except OutputError as exc:  # the call log, as a call went or came back
+            self.cannot_write(exc)  # the row stays as journaled: pending, or checked first
+        except sqlite3.Error as exc:  # the row's mark as its call left, or its answer's
+            self._journal_error(exc)
         except asyncio.CancelledError:
             if job.left:  # cut off with a call of it on the wire, or being checked
                 self._finish_failed(
                     job.row,
-                    "OutcomeUnknown",
+                    OUTCOME_UNKNOWN,
                     "the run was stopped at once while this row's call was in flight: the "
                     "next run looks its lead up before sending it again",
                     job.line,
@@ -693,27 +902,46 @@ class _Run:
         assert self.fatal is not None
         return f"not sent: the run stopped ({self.fatal.answer.error_type})"
 
+    # A row's outcome is counted once the journal holds it. If the journal cannot take it, the
+    # row stays as the journal last had it (``sending`` for a row whose call went: the next run
+    # looks it up on its lead instead of sending it blindly). If only the results file cannot,
+    # the row counts: the next run rebuilds the results files from the journal.
+
     def _finish(self, result: RowResult, line: str) -> None:
         if result.status == SUCCEEDED:
-            self.journal.succeeded(
-                result.row, line, result.activity_id, result.lead_id, result.possible_duplicate
-            )
+            try:
+                self.journal.succeeded(
+                    result.row, line, result.activity_id, result.lead_id, result.possible_duplicate
+                )
+            except sqlite3.Error as exc:
+                self._journal_error(exc)
+                return
             self.summary.rows += 1
             self.summary.succeeded += 1
-            self.results.succeeded(
-                result.row, result.activity_id, result.lead_id, line, result.possible_duplicate
-            )
+            try:
+                self.results.succeeded(
+                    result.row, result.activity_id, result.lead_id, line, result.possible_duplicate
+                )
+            except OutputError as exc:
+                self.cannot_write(exc)
             self._advance(True)
         else:
             self._finish_failed(result.row, result.error_type, result.error, line)
 
     def _finish_failed(self, row: int, error_type: str, message: str, line: str) -> None:
-        self.journal.failed(row, line, error_type, message)
+        try:
+            self.journal.failed(row, line, error_type, message)
+        except sqlite3.Error as exc:
+            self._journal_error(exc)
+            return
         self.summary.rows += 1
         self.summary.failed += 1
         if error_type == NOT_SENT:
             self.summary.not_sent += 1
-        self.results.failed(row, error_type, message, line)
+        try:
+            self.results.failed(row, error_type, message, line)
+        except OutputError as exc:
+            self.cannot_write(exc)
         self._advance(False)
 
     def _advance(self, succeeded: bool) -> None:

@@ -2,20 +2,33 @@
 
 ``failures.csv`` holds ``_row``, ``_error_type``, ``_error``, then the input's columns verbatim in
 their original order, so it can be given back as input with the same mapping. Files are UTF-8 with
-a byte-order mark, which Excel needs to show accents and which lsq-import reads back.
+a byte-order mark, which Excel needs to show accents and which lsq-import reads back. Every file
+is its owner's only (0600, ``importer.outdir``).
+
+A write that fails (a full disk, a folder removed under the run) raises ``OutputError``, once:
+the file is then left as it is and takes no more rows (the journal holds them, and the next run
+rebuilds the results files from it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from importer.errors import OutputError
+from importer.outdir import make_folder, open_private, output_error, write_private
 
 if TYPE_CHECKING:
     from importer.journal import Replayed, Snapshot
 
+SUCCESS_FILE, FAILURES_FILE, SUMMARY_FILE = "success.csv", "failures.csv", "summary.json"
 FAILURE_COLUMNS = ["_row", "_error_type", "_error"]
 ENCODING = "utf-8-sig"
 _NEEDS_QUOTES = frozenset(',"\r\n')
@@ -37,19 +50,28 @@ def _field(value: object) -> str:
 
 
 class ResultWriter:
-    """A results CSV with lsq-import's own columns first, then the input's."""
+    """A results CSV with lsq-import's own columns first, then the input's (its folder made,
+    0700, if need be). Raises OutputError when a write fails; from then on it is ``broken``: it
+    writes nothing more, and closes without a word."""
 
     def __init__(self, path: Path, extra: list[str], header: list[str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: TextIO = open(path, "w", encoding=ENCODING, newline="")  # noqa: SIM115
+        self.broken = False
+        try:
+            make_folder(path.parent)
+            self._file: TextIO = open_private(path, "w", ENCODING, newline="")
+        except OSError as exc:
+            raise output_error(exc, path) from None
         self._writer = csv.writer(self._file)
-        self._writer.writerow([*extra, *header])
         self.count = 0
         self._held: list[str] | None = None
+        with self._writing():
+            self._writer.writerow([*extra, *header])
 
     def write(self, extra: list[object], cells: list[str]) -> None:
-        self._writer.writerow([*extra, *cells])
+        if not self.broken:
+            with self._writing():
+                self._writer.writerow([*extra, *cells])
         self.count += 1
 
     def write_encoded(self, extra: list[object], line: str) -> None:
@@ -57,8 +79,9 @@ class ResultWriter:
         text = ",".join(map(_field, extra)) + "," + line + "\r\n"
         if self._held is not None:
             self._held.append(text)
-        else:
-            self._file.write(text)
+        elif not self.broken:
+            with self._writing():
+                self._file.write(text)
         self.count += 1
 
     def hold(self) -> TextIO:
@@ -69,15 +92,36 @@ class ResultWriter:
     def release(self) -> None:
         """Write the rows held, and write the next ones straight to the file again."""
         held, self._held = self._held or [], None
-        self._file.writelines(held)
-        self.flush()
+        if not self.broken:
+            with self._writing():
+                self._file.writelines(held)
+            self.flush()
 
     def flush(self) -> None:
-        if self._held is None:
-            self._file.flush()
+        """Flush what was written; OutputError if it cannot be, or if the file was removed
+        meanwhile (its folder deleted under the run: the rows would go nowhere)."""
+        if self._held is None and not self.broken:
+            with self._writing():
+                self._file.flush()
+                if os.fstat(self._file.fileno()).st_nlink == 0:
+                    raise FileNotFoundError(errno.ENOENT, "it was removed as the run wrote it")
 
     def close(self) -> None:
-        self._file.close()
+        if self.broken:
+            with contextlib.suppress(OSError):  # what it still holds, the journal has
+                self._file.close()
+            return
+        with self._writing():
+            self._file.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around a write: an OSError breaks the writer and becomes an OutputError naming it."""
+        try:
+            yield
+        except OSError as exc:
+            self.broken = True
+            raise output_error(exc, self.path) from None
 
     def __enter__(self) -> ResultWriter:
         return self
@@ -87,7 +131,7 @@ class ResultWriter:
 
 
 def failure_writer(out_dir: Path, header: list[str]) -> ResultWriter:
-    return ResultWriter(out_dir / "failures.csv", FAILURE_COLUMNS, header)
+    return ResultWriter(out_dir / FAILURES_FILE, FAILURE_COLUMNS, header)
 
 
 SUCCESS_COLUMNS = ["_row", "_activity_id", "_lead_id"]
@@ -98,8 +142,12 @@ class RunResults:
     finishes, so that what is done is on disk whatever happens next."""
 
     def __init__(self, out_dir: Path, header: list[str]) -> None:
-        self.success = ResultWriter(out_dir / "success.csv", SUCCESS_COLUMNS, header)
-        self.failures = failure_writer(out_dir, header)
+        self.success = ResultWriter(out_dir / SUCCESS_FILE, SUCCESS_COLUMNS, header)
+        try:
+            self.failures = failure_writer(out_dir, header)
+        except OutputError:
+            self.success.close()
+            raise
         self.failed_by_type: dict[str, int] = {}
         self.possible_duplicates: list[int] = []
 
@@ -133,31 +181,41 @@ class RunResults:
         the copy, to run in a thread. Rows finished meanwhile are held in memory (the journal
         has them) and written after the copied ones: call ``replayed`` once the copy is done."""
         success, failures = self.success.hold(), self.failures.hold()
-        return lambda: snapshot.copy_done(success, failures)
+
+        def copy() -> Replayed:
+            try:
+                return snapshot.copy_done(success, failures)
+            except OSError as exc:  # either file: both are left as they are
+                self.success.broken = self.failures.broken = True
+                raise output_error(exc, self.success.path.parent) from None
+
+        return copy
 
     def replayed(self, replayed: Replayed | None) -> None:
-        """The copy is over (``None``: it failed): count what it wrote, write what was held."""
+        """The copy is over (``None``: it failed): count what it wrote, write what was held.
+        Raises OutputError if that cannot be written."""
         if replayed is not None:
             self.success.count += replayed.succeeded
             self.failures.count += replayed.failed
             for kind, count in replayed.failed_by_type.items():
                 self.failed_by_type[kind] = self.failed_by_type.get(kind, 0) + count
             self.possible_duplicates[:0] = replayed.possible_duplicates
-        self.success.release()
-        self.failures.release()
+        try:
+            self.success.release()
+        finally:
+            self.failures.release()
 
     def close(self) -> None:
-        self.success.close()
-        self.failures.close()
+        """Close both files; OutputError (after closing both) if one could not be written."""
+        try:
+            self.success.close()
+        finally:
+            self.failures.close()
 
 
 def write_summary(out_dir: Path, summary: dict[str, object]) -> Path:
-    """``summary.json``, written whole to a temporary name and renamed, never half-written."""
-    import json
-    import os
-
-    path = out_dir / "summary.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    os.replace(temporary, path)
+    """``summary.json``, written whole to a temporary name and renamed, never half-written.
+    Raises OutputError."""
+    path = out_dir / SUMMARY_FILE
+    write_private(path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return path
