@@ -755,10 +755,10 @@ def account_command(
         listed_types,
         unknown_codes,
         unwritable,
-        write_private,
     )
     from importer.metadata import Record, fetch_account
     from importer.metadata import dump as dump_of
+    from importer.outdir import write_private
 
     if dump is not None:  # before any call: a dump that cannot be written is known now
         if dump.exists() and not force:
@@ -783,12 +783,10 @@ def account_command(
         )
     if dump is not None:
         text = json.dumps(dump_of(connection, record), indent=2, ensure_ascii=False)
-        try:
+        try:  # a file that holds people's data: its owner's only (0600), never half-written
             write_private(dump, text + "\n")
-        except OSError as exc:
-            raise click.BadParameter(
-                f"cannot write {dump}: {exc.strerror}", param_hint="--dump"
-            ) from None
+        except OutputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dump") from None
         click.echo(f"Wrote {dump}: the raw answers of {_count(len(record), 'call')}, keys removed")
     for line in describe_account(found, codes):
         click.echo(connection.redact(line))

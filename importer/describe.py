@@ -5,8 +5,7 @@ fields, init-mapping, validate --check-account), and what they say of it.
 none is given, the calls rate-limited, failures turned into ``AccountError`` messages that name
 the fix. The other functions turn what was read into lines for a person: what the pre-flight can
 see and what it will skip (``describe_account``), a fields table (``fields_table``), what a
-mapping was checked against (``checked_against``). ``write_private`` writes a file that holds
-people's data (the login email, the account's answers) for its owner's eyes only.
+mapping was checked against (``checked_against``).
 
 Nothing here prints: the command line does.
 """
@@ -314,14 +313,6 @@ def unwritable(path: Path) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return f"{path} cannot be written (permission denied): give a file you may write"
     return None
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read or write (0600), even where it was there before."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
 
 
 def _count(number: int, noun: str) -> str:

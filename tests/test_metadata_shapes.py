@@ -245,6 +245,21 @@ def test_the_dump_holds_every_answer_and_no_key(tmp_path: Path):
     assert dump.read_text(encoding="utf-8") == text
 
 
+def test_a_dump_that_cannot_be_written_is_refused_before_any_call(tmp_path: Path):
+    config = SandboxConfig(rate_limit=1000, rate_window=1.0)
+    missing = tmp_path / "no such folder" / "dump.json"
+    with serve_in_thread(config) as box:
+        result = run_cli("account", "--dump", missing, env=env_for(box), cwd=tmp_path)
+        folder = run_cli("account", "--dump", tmp_path, env=env_for(box), cwd=tmp_path)
+        calls = sum(n for k, n in box.state.counters.items() if k.startswith("calls:"))
+    assert result.returncode == 2, result.stderr
+    assert f"the folder {missing.parent} does not exist" in result.stderr
+    assert folder.returncode == 2 and "is a directory" in folder.stderr
+    assert "Traceback" not in result.stderr + folder.stderr
+    assert calls == 0
+    assert not missing.parent.exists()
+
+
 def test_init_mapping_leaves_unlisted_cfs_fields_to_the_user(tmp_path: Path):
     data = SAMPLES["site_visits"][0]
     out = tmp_path / "m.yaml"
