@@ -389,6 +389,8 @@ def retry(out_dir: Path, **sending: Any) -> None:
     instead. Rows the run never reached are left for the run's own command. Results in DIR
     are updated in place.
     """
+    import sqlite3
+
     from importer.journal import FILE_NAME, Journal, JournalError
 
     if not (out_dir / FILE_NAME).is_file():
@@ -401,12 +403,21 @@ def retry(out_dir: Path, **sending: Any) -> None:
                 )
             ]
         )
+    from importer.outdir import prepare
+
+    prepare(out_dir, "DIR", "retry updates the run's files there: make room, or make it writable")
     try:
         journal = Journal.open(out_dir)
         began = journal.meta()
         journal.close()
     except JournalError as exc:
         raise ConfigError([Problem("DIR", str(exc))]) from None
+    except (OSError, sqlite3.Error) as exc:  # a folder read-only, or a journal locked
+        from importer.outdir import describe
+
+        raise ConfigError(
+            [Problem("DIR", f"cannot open the journal in {out_dir} ({describe(exc)})")]
+        ) from None
     if not began.get("input") or not began.get("mapping"):
         raise ConfigError([Problem("DIR", f"the journal in {out_dir} does not name its input")])
     input_file, mapping_file = Path(began["input"]), Path(began["mapping"])

@@ -111,9 +111,10 @@ def make_folder(path: Path) -> bool:
     return True
 
 
-def prepare(folder: Path, option: str = "--out") -> None:
+def prepare(folder: Path, option: str = "--out", fix: str = "") -> None:
     """Create ``folder`` if need be and prove it can be written, before anything is sent:
-    ConfigError (naming the folder, the cause and the fix) if it cannot."""
+    ConfigError (naming the folder, the cause and the fix) if it cannot. ``fix``: what to do,
+    when it is not to give another folder."""
     probe = folder / f".lsq-import-probe-{os.getpid()}"
     try:
         make_folder(folder)
@@ -126,8 +127,8 @@ def prepare(folder: Path, option: str = "--out") -> None:
             [
                 Problem(
                     option,
-                    f"cannot write in {folder} ({describe(exc)}): give another {option}, or "
-                    "make room there or make it writable",
+                    f"cannot write in {folder} ({describe(exc)}): "
+                    + (fix or f"give another {option}, or make room there or make it writable"),
                 )
             ]
         ) from None

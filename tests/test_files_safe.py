@@ -379,6 +379,37 @@ def test_a_read_only_folder_is_refused_before_any_call(tmp_path: Path, sandbox, 
         )
 
 
+def test_a_run_folder_made_read_only_is_refused_by_retry_and_resume(
+    tmp_path: Path, sandbox, namespace
+):
+    data, mapping = write_inputs(tmp_path, 5)
+    disk, record = tmp_path / "disk", tmp_path / "record"
+    disk.mkdir()
+    record.mkdir()
+    out = disk / "out"
+    script = "\n".join(
+        [
+            "set -u",
+            f"mount -t tmpfs -o size=4m tmpfs {disk} || exit 90",
+            command_line(run_args(data, mapping, out), "first", record),
+            f"mount -o remount,ro {disk} || exit 91",
+            command_line(["retry", str(out), "--quiet"], "retry", record),
+            command_line(run_args(data, mapping, out), "resume", record),
+        ]
+    )
+    done = namespace(script, env_of(sandbox), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert outcome(record, "first")[0] == 1  # the bad row failed; the rest went in
+    sent = sandbox.state.counters["calls:CreateCustom"]
+    assert sent == 5
+    for name in ("retry", "resume"):
+        code, stderr = outcome(record, name)
+        assert code == 2, stderr
+        assert "Traceback" not in stderr
+        assert "Read-only file system" in " ".join(stderr.split()) or "readonly" in stderr
+    assert sandbox.state.counters["calls:CreateCustom"] == sent  # nothing sent again
+
+
 def test_a_folder_removed_under_the_run_stops_it(tmp_path: Path):
     data, mapping = write_inputs(tmp_path, 300)
     out = tmp_path / "out"
