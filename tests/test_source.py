@@ -8,8 +8,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from importer.delimited import detect_delimiter
 from importer.errors import SourceError
-from importer.source import cell_text, detect_delimiter, open_source
+from importer.source import open_source
+from importer.workbook import cell_text
 
 TEXT = "Email;Name;Zip\r\nzoë@example.com;Zoë O'Brien;00123\r\nrené@example.com;René;NA\r\n"
 
