@@ -46,7 +46,19 @@ _ISO_FORMATS = (
     "%Y-%m-%d",
 )
 _ISO_CELL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+#: Excel's 1900 date system: serial 1 is 1900-01-01, the last is 9999-12-31 (serials below
+#: 2958466). Serial 60 is 29 February 1900, a day that never was (Lotus 1-2-3's leap-year bug,
+#: which Excel keeps), so the serials below it count from a day later than those above it.
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "s")
+_EXCEL_SERIAL = r"\d+(?:\.\d+)?"
+_EXCEL_END = 2958466
+_EXCEL_LEAP_DAY = 60
+#: The span of years a date is written in (four digits): beyond it Arrow writes five-digit years
+#: or ``<value out of range: ...>``, neither of which is a date.
+_FIRST = pa.scalar(dt.datetime(1, 1, 1), pa.timestamp("s"))
+_LAST = pa.scalar(dt.datetime(9999, 12, 31, 23, 59, 59), pa.timestamp("s"))
+#: Local times this close to either end may leave that span once in UTC (offsets reach 26 hours).
+_EDGE_DAYS = (np.datetime64("0001-01-03", "s"), np.datetime64("9999-12-30", "s"))
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ def to_email(values: pa.Array, rule: Rule, zone: str, country: str | None) -> Co
 
 
 def to_phone(values: pa.Array, rule: Rule, zone: str, country: str | None) -> Conversion:
-    numbers, explain = normalize_phones(values, rule.country or country)
+    numbers, explain = normalize_phones(values, rule.country or country, column=rule.column)
     return Conversion(numbers, explain)
 
 
@@ -118,15 +130,16 @@ def to_phone(values: pa.Array, rule: Rule, zone: str, country: str | None) -> Co
 
 def to_datetime(values: pa.Array, rule: Rule, zone: str, country: str | None) -> Conversion:
     zone = rule.timezone or zone
-    utc = parse_datetimes(values, rule.format, zone)
-    return Conversion(pc.cast(utc, pa.string()), _explainer(rule.format, zone, "date-time"))
+    utc = _within_years(parse_datetimes(values, rule.format, zone))
+    explain = _explainer(rule.format, zone, "date-time", rule.column)
+    return Conversion(pc.cast(utc, pa.string()), explain)
 
 
 def to_date(values: pa.Array, rule: Rule, zone: str, country: str | None) -> Conversion:
-    naive = parse_datetimes(values, rule.format, None)
+    naive = _within_years(parse_datetimes(values, rule.format, None))
     midnight = pc.equal(pc.floor_temporal(naive, unit="day"), naive)
     dates = pc.cast(pc.cast(naive, pa.date32()), pa.string())
-    plain = _explainer(rule.format, "UTC", "date")
+    plain = _explainer(rule.format, "UTC", "date", rule.column)
 
     def explain(value: str) -> str:
         parsed = _parse_one(value, rule.format)
@@ -141,8 +154,11 @@ def parse_datetimes(values: pa.Array, fmt: str | None, zone: str | None) -> pa.A
     """Texts to timestamps: in UTC when ``zone`` is given (the texts' own offsets win, else they
     are local times in ``zone``), naive as written when it is None. Null where unparsed."""
     if fmt == "excel":
-        numeric = fullmatch(values, r"\d+(?:\.\d+)?")
+        numeric = fullmatch(values, _EXCEL_SERIAL)
         days = pc.cast(_where(numeric, values), pa.float64()).to_numpy(zero_copy_only=False)
+        leap_day = (days >= _EXCEL_LEAP_DAY) & (days < _EXCEL_LEAP_DAY + 1)
+        days = np.where((days >= 1) & (days < _EXCEL_END) & ~leap_day, days, np.nan)
+        days = np.where(days < _EXCEL_LEAP_DAY, days + 1, days)
         seconds = np.round(days * 86400)
         stamps = _EXCEL_EPOCH + np.where(np.isnan(seconds), 0, seconds).astype("timedelta64[s]")
         naive = pa.array(stamps, mask=np.isnan(days), type=pa.timestamp("s"))
@@ -175,6 +191,28 @@ def parse_datetimes(values: pa.Array, fmt: str | None, zone: str | None) -> pa.A
         naive = _scatter(_where_ts(pc.invert(doubtful), naive), index, strict)
         return naive
     return naive if zone is None else _to_utc(naive, zone)
+
+
+def swap_day_month(fmt: str | None) -> str | None:
+    """The other reading of a format that starts with a day and a month: ``'%m/%d/%Y %H:%M'``
+    for ``'%d/%m/%Y %H:%M'`` and the reverse; None for any other format."""
+    text = fmt or ""
+    found = re.match(r"%([dm])([/.\- ])%([dm])", text)
+    if found is None or found.group(1) == found.group(3):
+        return None
+    first, between, second = found.groups()
+    return f"%{second}{between}%{first}{text[found.end() :]}"
+
+
+def count_readable(values: pa.Array, fmt: str) -> int:
+    """How many of the texts (stripped; null: none) ``fmt`` reads as a date-time."""
+    return len(values) - parse_datetimes(values, fmt, None).null_count
+
+
+def _within_years(stamps: pa.Array) -> pa.Array:
+    """The timestamps in years 1 to 9999, null elsewhere (explained by ``_explainer``)."""
+    inside = pc.and_(pc.greater_equal(stamps, _FIRST), pc.less_equal(stamps, _LAST))
+    return _where_ts(pc.fill_null(inside, False), stamps)
 
 
 def _where_ts(mask: pa.Array, values: pa.Array) -> pa.Array:
@@ -220,17 +258,38 @@ def _to_utc(naive: pa.Array, zone: str) -> pa.Array:
     first occurrence; an hour that never happens (clocks forward) becomes null and is reported."""
     if zone == "UTC" or len(naive) == 0:
         return naive
-    local = pd.Series(naive.to_numpy(zero_copy_only=False).astype("datetime64[s]"))
+    stamps = naive.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    # pandas raises for a time whose UTC leaves years 1-9999: the calendar's first and last
+    # days are converted one by one instead
+    edge = ~np.isnat(stamps) & ((stamps < _EDGE_DAYS[0]) | (stamps >= _EDGE_DAYS[1]))
+    local = pd.Series(np.where(edge, np.datetime64("NaT", "s"), stamps))
     first = np.ones(len(local), dtype=bool)
     aware = local.dt.tz_localize(zone, ambiguous=first, nonexistent="NaT")
-    return _timestamps(aware.dt.tz_convert("UTC").dt.tz_localize(None))
+    utc = _timestamps(aware.dt.tz_convert("UTC").dt.tz_localize(None))
+    if edge.any():
+        index = np.flatnonzero(edge)
+        ends = [_edge_to_utc(stamps[i].astype(dt.datetime), zone) for i in index]
+        utc = _scatter(utc, index, pa.array(ends, pa.timestamp("s")))
+    return utc
+
+
+def _edge_to_utc(local: dt.datetime, zone: str) -> dt.datetime | None:
+    """A local time on the calendar's first or last days in UTC; None if it leaves years
+    1-9999 there or never happens."""
+    try:
+        if _skipped(local, zone):
+            return None
+        return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:
+        return None
 
 
 def _parse_one(value: str, fmt: str | None) -> dt.datetime | None:
-    """One text as a naive date-time, or None: used only to explain a failure."""
+    """One text as a naive date-time (or aware, for a format with an offset), or None: used only
+    to explain a failure."""
     try:
         if fmt == "excel":
-            return dt.datetime(1899, 12, 30) + dt.timedelta(days=float(value))
+            return _serial_datetime(value)
         if fmt not in (None, "iso"):
             try:
                 return dt.datetime.strptime(value, fmt)
@@ -242,12 +301,60 @@ def _parse_one(value: str, fmt: str | None) -> dt.datetime | None:
         return None
 
 
-def _explainer(fmt: str | None, zone: str, noun: str) -> Callable[[str], str]:
+def _serial_datetime(value: str) -> dt.datetime | None:
+    """An Excel serial as the date-time Excel shows for it, or None outside Excel's dates."""
+    if not re.fullmatch(_EXCEL_SERIAL, value):
+        return None
+    days = float(value)
+    if not 1 <= days < _EXCEL_END or _EXCEL_LEAP_DAY <= days < _EXCEL_LEAP_DAY + 1:
+        return None
+    if days < _EXCEL_LEAP_DAY:
+        days += 1
+    return dt.datetime(1899, 12, 30) + dt.timedelta(seconds=round(days * 86400))
+
+
+def _serial_problem(value: str, where: str) -> str | None:
+    """Why a number of days is no Excel date, or None if it is one (or no number at all)."""
+    if not re.fullmatch(_EXCEL_SERIAL, value):
+        return None
+    days = float(value)
+    if _EXCEL_LEAP_DAY <= days < _EXCEL_LEAP_DAY + 1:
+        return (
+            f"{value!r}{where} is 29 February 1900 as an Excel serial date, a day Excel counts "
+            "but that never was: correct the cell"
+        )
+    if not 1 <= days < _EXCEL_END:
+        return (
+            f"{value!r}{where} is out of range for an Excel serial date (1 to 2958465, that is "
+            "1900-01-01 to 9999-12-31): correct the cell, or map a column that holds dates"
+        )
+    return None
+
+
+def _beyond_years(parsed: dt.datetime, zone: str) -> bool:
+    """Whether a date-time leaves years 1 to 9999 once it is in UTC."""
+    try:
+        (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(dt.UTC)
+    except OverflowError:
+        return True
+    return False
+
+
+def _explainer(fmt: str | None, zone: str, noun: str, column: str | None) -> Callable[[str], str]:
+    where = f" in column {column!r}" if column is not None else ""
+
     def explain(value: str) -> str:
         parsed = _parse_one(value, fmt)
+        if parsed is not None and _beyond_years(parsed, zone):
+            return (
+                f"{value!r}{where} is out of range: in UTC it falls outside the years 1 to 9999; "
+                "correct the cell"
+            )
         if parsed is not None and parsed.tzinfo is None and _skipped(parsed, zone):
             return f"{value!r} does not exist in {zone}: the clocks went forward over that hour"
         if fmt == "excel":
+            if (problem := _serial_problem(value, where)) is not None:
+                return problem
             return f"{value!r} is not an Excel serial date (a number of days such as 45357.5)"
         if fmt in (None, "iso"):
             return (

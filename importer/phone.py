@@ -6,11 +6,18 @@ shapes (``+91 98765 43210``, ``9876543210`` for the default country) are checked
 Arrow's regex kernels against that same library's per-country patterns and lengths, and only
 the rest (trunk prefixes, ``00`` prefixes, letters, extensions, invalid numbers) go through
 ``phonenumbers.parse`` one by one. ``tests/test_phone.py`` holds the two paths to the same answers.
+
+A number in scientific notation (``9.19876543210E+11``) is never a phone number to guess at: it is
+what Excel writes for a phone column stored as a number, whose leading zeros, plus sign and digits
+beyond the fifteenth are gone (and phonenumbers would read its ``e`` as a keypad 3). Such a value
+fails with a reason that says how to keep the column as text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from functools import cache
 
 import numpy as np
@@ -32,6 +39,8 @@ _NUMBER_TYPES = (
     "voicemail",
 )
 _SEPARATORS = r"[\s\-.()/\x{00a0}\x{2010}-\x{2015}]"
+#: A number as Excel writes one it shows in scientific notation, with a decimal point or comma.
+_SCIENTIFIC = r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d{1,3}$"
 _CODES = pa.array(sorted(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
 
 Desc = tuple[pa.Array | None, str]  # allowed lengths (None: any), pattern
@@ -86,13 +95,17 @@ def _valid_for(national: pa.Array, regions: tuple[str, ...]) -> np.ndarray:
 
 
 def normalize_phones(
-    values: pa.Array, country: str | None
+    values: pa.Array, country: str | None, *, column: str | None = None
 ) -> tuple[pa.Array, Callable[[str], str]]:
     """Normalise stripped phone texts (null: nothing to do).
 
-    Returns the numbers (null where the text is not a valid phone number) and ``explain(text)``.
+    Returns the numbers (null where the text is not a valid phone number) and ``explain(text)``,
+    whose reasons name ``column`` where one is given.
     """
     size = len(values)
+    scientific = pc.fill_null(pc.match_substring_regex(values, _SCIENTIFIC), False)
+    if pc.any(scientific).as_py():  # not phone numbers any longer: left null, explained below
+        values = pc.if_else(scientific, pa.scalar(None, pa.string()), values)
     out = np.full(size, None, dtype=object)
     clean = pc.replace_substring_regex(values, _SEPARATORS, "")
     international = pc.fill_null(pc.match_substring_regex(clean, r"^\+\d{4,17}$"), False)
@@ -131,6 +144,8 @@ def normalize_phones(
         out[position] = normalize_phone(text, country)[0]
 
     def explain(text: str) -> str:
+        if (reason := scientific_reason(text, column)) is not None:
+            return reason
         return normalize_phone(text, country)[1] or f"{text!r} is not a phone number"
 
     return pa.array(out, type=pa.string()), explain
@@ -139,6 +154,8 @@ def normalize_phones(
 @cache
 def normalize_phone(text: str, country: str | None) -> tuple[str | None, str | None]:
     """One phone text through phonenumbers: ``(number, None)`` or ``(None, reason)``."""
+    if (reason := scientific_reason(text, None)) is not None:
+        return None, reason
     try:
         parsed = phonenumbers.parse(text, country)
     except NumberParseException as exc:
@@ -155,6 +172,26 @@ def normalize_phone(text: str, country: str | None) -> tuple[str | None, str | N
         return None, f"{text!r} is not a valid phone number for {where}"
     national = phonenumbers.national_significant_number(parsed)
     return f"+{parsed.country_code}-{national}", None
+
+
+def scientific_reason(text: str, column: str | None) -> str | None:
+    """Why a phone text in scientific notation (``9.19876543210E+11``) cannot be sent, naming
+    the digits lost where the text shows that some are; None for any other text."""
+    if not re.fullmatch(_SCIENTIFIC, text):
+        return None
+    where = f" in column {column!r}" if column is not None else ""
+    _, digits, exponent = Decimal(text.replace(",", ".")).as_tuple()
+    shown = len("".join(map(str, digits)).lstrip("0"))
+    if isinstance(exponent, int) and exponent > 0 and shown > 0:
+        lost = f"which kept {shown} of its {shown + exponent} digits: the rest are lost"
+    else:
+        lost = "so digits may be lost (a leading 0 or +, and any beyond the fifteenth)"
+    return (
+        f"{text!r}{where} is in scientific notation: the column was stored as a number in "
+        f"Excel, {lost}. To keep phone numbers as text, format the column as Text before typing "
+        "or pasting them (or start each with an apostrophe), or export the sheet with the "
+        "column as text"
+    )
 
 
 def _reason(exc: NumberParseException) -> str:

@@ -6,6 +6,10 @@ account's fields when keys are available, LeadSquared's standard lead fields oth
 come from the fields' data types; date formats are guessed from the column's values; the
 SearchBy is the best unique field found. Columns left unmatched are listed as comments. The
 text is written by hand (not by a YAML dumper) so that it can carry those comments.
+
+A date column whose every value reads both day-first and month-first (03/04/2024) cannot be told
+from its values: the day-first format is written, with a comment naming the month-first one, and
+a note says so.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.account import Account, ActivityType, FieldInfo
+from importer.convert import swap_day_month
 from importer.errors import ConfigError, Problem
 from importer.source import Source
 
@@ -83,6 +88,25 @@ class _Candidate:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _DateGuess:
+    """The date format a column's values are in, and the other order of day and month where
+    every value reads that way too (None: the values tell the two apart)."""
+
+    format: str
+    other: str | None = None
+
+    def comment(self) -> str:
+        """The YAML comment for a rule whose format is this guess ('' when it is certain)."""
+        if self.other is None:
+            return ""
+        order = "month" if self.other.startswith("%m") else "day"
+        return (
+            f"  # every value also reads {order}-first, {_quote(self.other)}: "
+            "check which the sheet means"
+        )
+
+
 @dataclass
 class Scaffold:
     """What init-mapping found: the mapping's text and what it left out."""
@@ -92,6 +116,8 @@ class Scaffold:
     unmatched: list[str] = field(default_factory=list)
     #: What the account's metadata does not describe, so that no column could be matched to it.
     skipped: list[str] = field(default_factory=list)
+    #: Guesses to check: date columns that read both day-first and month-first.
+    notes: list[str] = field(default_factory=list)
 
 
 def scaffold(
@@ -114,9 +140,9 @@ def scaffold(
             score = _score(column, candidate)
             if score >= _THRESHOLD:
                 scores.append((score, column, candidate))
-    formats: dict[str, str | None] = {}
+    formats: dict[str, _DateGuess | None] = {}
 
-    def date_format(column: str) -> str | None:
+    def date_format(column: str) -> _DateGuess | None:
         if column not in formats:  # strptime over the sample for each format: once a column
             formats[column] = _date_format(columns[column])
         return formats[column]
@@ -168,7 +194,16 @@ def scaffold(
         source, matched, columns, date_format, activity, account, search_by, sheet, skipped
     )
     unmatched = [c for c in source.header if c not in matched]
-    return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched, skipped)
+    notes = []
+    for column, candidate in matched.items():
+        guess = date_format(column) if _kind(candidate) in ("date", "datetime") else None
+        if guess is not None and guess.other is not None:
+            notes.append(
+                f"column {column!r}: every value reads both as {guess.format!r} and as "
+                f"{guess.other!r} (no day is above 12); the mapping says {guess.format!r}: "
+                "check which the sheet means, and change its format: if need be"
+            )
+    return Scaffold(text, {c: m.path for c, m in matched.items()}, unmatched, skipped, notes)
 
 
 def _unseen(
@@ -257,48 +292,69 @@ def _score(column: str, candidate: _Candidate) -> float:
     return best * 0.95  # an exact name always wins over a close one
 
 
-def _date_format(values: list[str]) -> str | None:
+def _date_format(values: list[str]) -> _DateGuess | None:
     """The strptime format most of the column's values are in ('iso' for ISO text, as Excel
-    date cells are read), or None if they are not dates."""
+    date cells are read), or None if they are not dates. Where every value it reads also reads
+    with day and month swapped, the guess names that format too: the values cannot decide."""
     filled = [v.strip() for v in values if v.strip()][:500]
     if not filled:
         return None
     if sum(bool(_ISO.fullmatch(v)) for v in filled) >= 0.9 * len(filled):
-        return "iso"
-    best, best_count = None, 0
+        return _DateGuess("iso")
+    best, best_fits = None, [False] * len(filled)
     for fmt in _DATE_FORMATS:
-        count = 0
-        for value in filled:
-            try:
-                dt.datetime.strptime(value, fmt)
-            except ValueError:
-                continue
-            count += 1
-        if count > best_count:
-            best, best_count = fmt, count
-    return best if best_count >= 0.9 * len(filled) else None
+        fits = _fits(filled, fmt)
+        if sum(fits) > sum(best_fits):
+            best, best_fits = fmt, fits
+    if best is None or sum(best_fits) < 0.9 * len(filled):
+        return None
+    other = swap_day_month(best)
+    if other is not None:
+        other_fits = _fits(filled, other)
+        if not all(o for b, o in zip(best_fits, other_fits, strict=True) if b):
+            other = None  # some value has a day above 12: the order is certain
+    return _DateGuess(best, other)
+
+
+def _fits(values: list[str], fmt: str) -> list[bool]:
+    """Whether each text reads with the strptime format ``fmt``."""
+    found = []
+    for value in values:
+        try:
+            dt.datetime.strptime(value, fmt)
+        except ValueError:
+            found.append(False)
+        else:
+            found.append(True)
+    return found
+
+
+def _kind(candidate: _Candidate) -> str | None:
+    """The value type a matched column converts to (None: text)."""
+    if candidate.path == "activity.datetime":
+        return "datetime"
+    return _TYPES.get(candidate.spec.data_type) if candidate.spec is not None else None
 
 
 def _rule(
-    column: str, candidate: _Candidate, values: list[str], country: str | None, fmt: str | None
+    column: str,
+    candidate: _Candidate,
+    values: list[str],
+    country: str | None,
+    guess: _DateGuess | None,
 ) -> str:
-    """The rule for one column; ``fmt`` is its values' date format (None: not dates)."""
+    """The rule for one column; ``guess`` is its values' date format (None: not dates)."""
     spec = candidate.spec
     parts = [f"column: {_quote(column)}"]
     comment = ""
-    kind = None
-    if candidate.path == "activity.datetime":
-        kind = "datetime"
-    elif spec is not None:
-        kind = _TYPES.get(spec.data_type)
+    kind = _kind(candidate)
     if kind in ("date", "datetime"):
-        if fmt is None:
+        parts.append(f"type: {kind}")
+        if guess is None:
             comment = "  # no date format fits every value: check the column"
-            parts.append(f"type: {kind}")
-        else:
-            parts.append(f"type: {kind}")
-            if fmt != "iso":
-                parts.append(f"format: {_quote(fmt)}")
+        elif guess.format != "iso":
+            parts.append(f"format: {_quote(guess.format)}")
+            comment = guess.comment()
     elif kind == "number":
         parts.append("type: number")
         if any(re.fullmatch(r"-?\d{1,3}(?:\.\d{3})+,\d+|-?\d+,\d{1,2}", v.strip()) for v in values):
@@ -331,7 +387,7 @@ def _render(
     source: Source,
     matched: dict[str, _Candidate],
     columns: dict[str, list[str]],
-    date_format: Callable[[str], str | None],
+    date_format: Callable[[str], _DateGuess | None],
     activity: ActivityType,
     account: Account | None,
     search_by: str,
