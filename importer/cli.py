@@ -180,6 +180,8 @@ def validate(
         click.echo(f"First {len(report.examples)} failing rows:")
         for row, error_type, message in report.examples:
             click.echo(f"  row {row}  {error_type}  {message}")
+    for hint in report.hints:
+        click.echo(f"hint: {hint}")
     if account is not None and report.groups:
         click.echo("Problems by mapping path:")
         for (path, kind), group in report.groups.items():
@@ -591,7 +593,16 @@ def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
         moved = summary.earlier is not None and summary.input_path is not None
         given = f", with {summary.input_path} as INPUT" if moved else ""
         again = f"run the same command again without --fresh{given}"
-    if summary.stop == OUTPUT:
+    journal_gone = out is not None and not (out / "journal.sqlite").exists()
+    if summary.stop == OUTPUT and journal_gone:
+        click.echo(
+            f"Stopped: {summary.stopped}. The journal in {out} is gone (the folder was removed "
+            f"under the run): {summary.succeeded:,} rows succeeded before it stopped, and a new "
+            "run there would send them again. Their activities are in LeadSquared; re-send only "
+            "rows you know did not go in.",
+            err=True,
+        )
+    elif summary.stop == OUTPUT:
         click.echo(
             f"Stopped: {summary.stopped}. Every row recorded is in the journal in {out}: make "
             f"room in the folder named (or make it writable), then {again} to resume "
@@ -639,7 +650,10 @@ def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
             f"lsq-import retry {out} sends them again.",
             err=True,
         )
-    click.echo(f"Results: {out / 'success.csv'}, {out / 'failures.csv'}, {out / 'summary.json'}")
+    written = [out / name for name in ("success.csv", "failures.csv", "summary.json")]
+    written = [path for path in written if path.is_file()]
+    if written:
+        click.echo(f"Results: {', '.join(map(str, written))}")
 
 
 @main.command()
@@ -881,7 +895,7 @@ def init_mapping(
         )
         activity = ActivityType(code, "", None)
     made = scaffold(source, sample, activity, account, sheet)
-    for line in made.skipped:
+    for line in made.skipped + made.notes:
         click.echo(f"note: {line}", err=True)
     if output is None:
         click.echo(made.text, nl=False)

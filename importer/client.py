@@ -23,6 +23,7 @@ are about the account.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ import aiohttp
 from importer import __version__
 from importer.calllog import CallLog
 from importer.connection import Connection
+from importer.errors import OutputError
 from importer.limiter import Lesson, RateLimiter, Stamp
 from importer.outage import Link, OutagePolicy
 from importer.responses import Answer, Verdict, classify_response, read_json
@@ -303,6 +305,10 @@ class LeadSquaredClient:
             self._log(call, started, outcome="answer_lost", error=error)
             self.link.failed(error)
             raise CallLost(error) from None
+        except asyncio.CancelledError:  # the run was stopped at once with the call on the wire
+            with contextlib.suppress(OutputError):  # the stop goes on whatever the log can take
+                self._log(call, started, outcome="cut_off")
+            raise
         finally:
             self.on_wire -= 1
             if stamp_at_answer:

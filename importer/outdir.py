@@ -31,11 +31,14 @@ from importer.errors import ConfigError, OutputError, Problem
 FILE_MODE, FOLDER_MODE = 0o600, 0o700
 #: Where ``move_aside`` puts the files of earlier runs, inside the output folder.
 EARLIER = "earlier"
+#: A link planted where a run's file goes is not followed: the run would write over the file
+#: it points to, wherever that is (ELOOP, said as an OutputError).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FLAGS = {
-    "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-    "a+": os.O_RDWR | os.O_CREAT | os.O_APPEND,
-    "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+    "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW,
+    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW,
+    "a+": os.O_RDWR | os.O_CREAT | os.O_APPEND | _NOFOLLOW,
+    "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
 }
 
 
@@ -96,11 +99,12 @@ def write_private(path: Path, text: str) -> None:
 
 
 def make_folder(path: Path) -> bool:
-    """Create a folder (and its parents) if it is not there; the folder itself as 0700.
+    """Create a folder (and its parents) if it is not there, each folder created as 0700.
     Returns whether it was created. A folder that was there keeps its mode: it is the user's."""
     if path.is_dir():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir() and path.parent != path:
+        make_folder(path.parent)  # a parent made here is ours too: 0700, not the umask's
     try:
         path.mkdir(FOLDER_MODE)
     except FileExistsError:

@@ -264,13 +264,12 @@ async def run_import(
     out_dir = Path(out_dir)
     input_path = Path(input_path)
     source, plan = open_input(input_path, mapping)  # the mapping fits: nothing touched before
+    for note in source.notes:  # an encoding detected, NUL characters removed: said once
+        progress.note(note)
     prepare(out_dir)
     log_path = options.log_path
     if log_path is not None:
-        if same_file(log_path, input_path):
-            raise ConfigError(
-                [Problem("--log", f"{log_path} is the input: give the call log another file")]
-            )
+        _check_log(log_path, input_path, Path(mapping_path), out_dir)
         if not same_file(log_path.parent, out_dir):
             prepare(log_path.parent, "--log")
     with FolderLock(out_dir):  # one run at a time in a folder: two would send rows twice
@@ -302,6 +301,38 @@ async def run_import(
         )
     summary.input_path, summary.earlier = input_path, aside
     return summary
+
+
+def _check_log(log_path: Path, input_path: Path, mapping_path: Path, out_dir: Path) -> None:
+    """The call log is appended to: it must not be a file the run reads or writes otherwise,
+    nor a file that holds anything but a call log (another run's results, a mapping...)."""
+
+    def refuse(why: str) -> None:
+        raise ConfigError([Problem("--log", f"{log_path} {why}: give the call log another file")])
+
+    if same_file(log_path, input_path):
+        refuse("is the input")
+    if same_file(log_path, mapping_path):
+        refuse("is the mapping")
+    mine = [n for n in RUN_FILES if n != CALL_LOG and same_file(log_path, out_dir / n)]
+    if mine or (log_path.name in RUN_FILES and log_path.name != CALL_LOG):
+        refuse(f"is a run's {mine[0] if mine else log_path.name}, not a call log")
+    if log_path.is_symlink() or (log_path.exists() and not log_path.is_file()):
+        refuse("is not a plain file")
+    if log_path.is_file() and log_path.stat().st_size and not _a_call_log(log_path):
+        refuse("holds something else than a call log (its first line is no call log's line)")
+
+
+def _a_call_log(path: Path) -> bool:
+    """Whether a file begins as a call log does: a JSON object with a time and an event."""
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            first = json.loads(handle.readline(1 << 16))
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and {"time", "event"} <= first.keys()
 
 
 def _input_in_the_run(input_path: Path, out_dir: Path, name: str) -> ConfigError:

@@ -57,9 +57,13 @@ class ResultWriter:
     def __init__(self, path: Path, extra: list[str], header: list[str]) -> None:
         self.path = path
         self.broken = False
+        # Written under a name of its own, and renamed over ``path`` once it holds at least
+        # what ``path`` held (``publish``): a rebuild that fails half-way (a full disk) leaves
+        # the earlier file whole. The open file is written on after the rename.
+        self._new: Path | None = path.with_name(path.name + ".new")
         try:
             make_folder(path.parent)
-            self._file: TextIO = open_private(path, "w", ENCODING, newline="")
+            self._file: TextIO = open_private(self._new, "w", ENCODING, newline="")
         except OSError as exc:
             raise output_error(exc, path) from None
         self._writer = csv.writer(self._file)
@@ -98,21 +102,40 @@ class ResultWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Flush what was written; OutputError if it cannot be, or if the file was removed
-        meanwhile (its folder deleted under the run: the rows would go nowhere)."""
+        """Flush what was written, and put the file in its place if it is not yet there;
+        OutputError if it cannot be, or if the file was removed meanwhile (its folder deleted
+        under the run: the rows would go nowhere)."""
         if self._held is None and not self.broken:
             with self._writing():
                 self._file.flush()
                 if os.fstat(self._file.fileno()).st_nlink == 0:
                     raise FileNotFoundError(errno.ENOENT, "it was removed as the run wrote it")
+                self._publish()
+
+    def abandon(self) -> None:
+        """Write nothing more, and leave the earlier file where it is if this one was not put
+        in its place yet (its rows are in the journal)."""
+        self.broken = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        if self._new is not None:
+            with contextlib.suppress(OSError):
+                self._new.unlink()
+            self._new = None
 
     def close(self) -> None:
         if self.broken:
-            with contextlib.suppress(OSError):  # what it still holds, the journal has
-                self._file.close()
+            self.abandon()  # what it still holds, the journal has
             return
         with self._writing():
+            self._file.flush()
+            self._publish()
             self._file.close()
+
+    def _publish(self) -> None:
+        if self._new is not None:
+            os.replace(self._new, self.path)
+            self._new = None
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -194,6 +217,10 @@ class RunResults:
     def replayed(self, replayed: Replayed | None) -> None:
         """The copy is over (``None``: it failed): count what it wrote, write what was held.
         Raises OutputError if that cannot be written."""
+        if replayed is None:  # the copy failed: the earlier files stay as they were
+            self.success.abandon()
+            self.failures.abandon()
+            return
         if replayed is not None:
             self.success.count += replayed.succeeded
             self.failures.count += replayed.failed

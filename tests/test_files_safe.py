@@ -410,6 +410,72 @@ def test_a_run_folder_made_read_only_is_refused_by_retry_and_resume(
     assert sandbox.state.counters["calls:CreateCustom"] == sent  # nothing sent again
 
 
+def test_the_call_log_is_never_a_file_that_holds_something_else(tmp_path: Path, sandbox):
+    data, mapping = write_inputs(tmp_path, 5)
+    env = env_of(sandbox)
+    done = tmp_path / "done"
+    assert run_cli(*run_args(data, mapping, done), env=env).returncode == 1
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+    out = tmp_path / "out"
+    sent = sandbox.state.counters["calls:CreateCustom"]
+    for log, why in [
+        (mapping, "is the mapping"),
+        (done / "failures.csv", "is a run's failures.csv, not a call log"),
+        (done / "journal.sqlite", "is a run's journal.sqlite, not a call log"),
+        (out / "success.csv", "is a run's success.csv, not a call log"),
+        (notes, "holds something else than a call log"),
+    ]:
+        kept = {p: p.read_bytes() for p in (mapping, notes, *done.iterdir()) if p.is_file()}
+        refused = run_cli(*run_args(data, mapping, out, "--log", log), env=env)
+        assert refused.returncode == 2, (log, refused.stderr)
+        assert why in " ".join(refused.stderr.split()), refused.stderr
+        assert {p: p.read_bytes() for p in kept} == kept
+    assert sandbox.state.counters["calls:CreateCustom"] == sent
+    # a call log of its own, or an earlier one, is taken
+    log = tmp_path / "calls.jsonl"
+    assert run_cli(*run_args(data, mapping, out, "--log", log), env=env).returncode == 1
+    assert run_cli(*run_args(data, mapping, out, "--log", log), env=env).returncode == 1
+
+
+def test_a_link_planted_where_a_result_goes_is_not_followed(tmp_path: Path, sandbox):
+    data, mapping = write_inputs(tmp_path, 5)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n", encoding="utf-8")
+    precious.chmod(0o644)
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / "failures.csv").symlink_to(precious)
+    checked = run_cli("validate", data, "-m", mapping, "--out", out, env=env_of(sandbox))
+    assert "Traceback" not in checked.stderr
+    assert checked.returncode != 0
+    assert precious.read_text(encoding="utf-8") == "keep me\n"
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o644  # not made 0600 either
+
+
+def test_folders_made_for_the_run_are_the_owners_only(tmp_path: Path, sandbox):
+    data, mapping = write_inputs(tmp_path, 5)
+    out = tmp_path / "a" / "b" / "out"
+    log = tmp_path / "logs" / "deep" / "calls.jsonl"
+    args = run_args(data, mapping, out, "--log", log)
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            "umask 000; exec "
+            + " ".join(map(shlex.quote, [sys.executable, "-m", "importer", *args])),
+        ],
+        env=env_of(sandbox),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", out, tmp_path / "logs", log.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
 def test_a_folder_removed_under_the_run_stops_it(tmp_path: Path):
     data, mapping = write_inputs(tmp_path, 300)
     out = tmp_path / "out"
@@ -474,7 +540,7 @@ def filling(real: Callable[..., TextIO], name: str, room: Callable[[], int]) -> 
 
     def opened(path: Path, *args: Any, **kwargs: Any) -> Any:
         file = real(path, *args, **kwargs)
-        return FillsUp(file, room()) if path.name == name else file
+        return FillsUp(file, room()) if path.name in (name, f"{name}.new") else file
 
     return opened
 
@@ -507,6 +573,28 @@ async def test_a_results_file_that_fills_up_stops_the_run_and_resuming_rebuilds_
     assert again.exit_code == 1  # the one bad row; the rest all in
     assert Counter(a.note for a in activities) == Counter({f"note {i}": 1 for i in range(60)})
     assert sorted(int(line["_row"]) for line in read(out / "success.csv")) == list(range(2, 62))
+
+
+async def test_a_rebuild_that_fills_up_leaves_the_earlier_results_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A resumed run writes its results under a name of its own and puts them in place once
+    they hold what the earlier ones held: a disk that fills during the copy loses nothing."""
+    data, mapping = write_inputs(tmp_path, 60)
+    out = tmp_path / "out"
+    real = importer.results.open_private
+    async with serve(SandboxConfig(rate_limit=1000, rate_window=1.0, seed=4)) as running:
+        first = await import_into(out, data, mapping, running)
+        before = {name: (out / name).read_bytes() for name in ("success.csv", "failures.csv")}
+        monkeypatch.setattr(
+            importer.results, "open_private", filling(real, "success.csv", lambda: 5)
+        )
+        full = await import_into(out, data, mapping, running)
+        sent = running.state.counters["calls:CreateCustom"]
+    assert first.exit_code == 1 and full.exit_code == 74
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not list(out.glob("*.new"))
+    assert sent == 60  # the second run sent nothing
 
 
 async def test_a_call_log_that_fills_up_stops_the_run_and_no_row_is_sent_twice(
