@@ -160,8 +160,15 @@ class SourceOptions(_Model):
     sheet: str | None = None
     encoding: str = "auto"
     delimiter: str = "auto"
+    #: CSV: the row that holds the column names, when title rows sit above it (1 = the first).
+    header_row: int = Field(default=1, ge=1)
+    #: CSV: cells may hold line breaks and delimiters (else such a cell is taken for a stray
+    #: quote and its row fails).
+    multiline_cells: bool = False
     timezone: str = "UTC"
     country: str | None = None
+    #: Excel: number cells as the sheet shows them (``000604``, ``12.5%``) or as stored (``604``).
+    excel_values: Literal["shown", "raw"] = "shown"
 
     @field_validator("timezone")
     @classmethod
