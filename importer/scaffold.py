@@ -483,19 +483,27 @@ def _sets(items: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 
 
 def pick_sheet(path: Path) -> str | None:
-    """For a workbook: the sheet with the widest header (a notes sheet first is common)."""
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return None
-    from openpyxl import load_workbook
+    """For a workbook (of any kind the readers take): the visible sheet with the widest header
+    in its first five rows (a notes sheet first is common); a hidden sheet is never chosen."""
+    from importer.source import KIND_SUFFIX, sniff
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    if sniff(path) not in KIND_SUFFIX:
+        return None
+    import python_calamine as calamine
+
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+    except Exception:  # the reader that opens it next says what is wrong
+        return None
     try:
         best, width = None, 0
-        for name in book.sheetnames:
-            for row in book[name].iter_rows(max_row=5, values_only=True):
-                filled = sum(1 for v in row if v not in (None, ""))
-                if filled > width:
-                    best, width = name, filled
+        for meta in book.sheets_metadata:
+            if meta.visible != calamine.SheetVisibleEnum.Visible:
+                continue
+            rows = book.get_sheet_by_name(meta.name).to_python(nrows=5)
+            filled = max((sum(1 for v in row if v not in (None, "")) for row in rows), default=0)
+            if filled > width:
+                best, width = meta.name, filled
         return best
     finally:
         book.close()

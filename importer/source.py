@@ -1,6 +1,7 @@
 """Reading input files: what every reader gives (``Source``, ``Chunk``, ``BadRow``), and
-``open_source``, the one place that picks the reader for a file: ``delimited`` for CSV/TSV,
-``workbook`` for Excel. Each reader yields the rows as text, in bounded chunks, with row numbers.
+``open_source``, the one place that picks the reader for a file, by what its first bytes say it
+is (``sniff``) rather than its name: ``delimited`` for CSV/TSV, ``workbook`` for .xlsx/.xlsm,
+.xlsb, .xls and .ods. Each reader yields the rows as text, in bounded chunks, with row numbers.
 
 Every cell comes out as the text it holds: nothing is inferred, so ``00123``, ``NA`` and
 ``+91-0712...`` survive. Rows are numbered as a spreadsheet shows them (header row 1, first data
@@ -22,7 +23,8 @@ import pyarrow as pa
 from importer.errors import SourceError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+#: Each workbook suffix and the kind of file it promises.
+EXCEL_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xlsb": "xlsb", ".xls": "xls", ".ods": "ods"}
 #: Columns that lsq-import adds to its result files; dropped when such a file is read back in.
 RESULT_COLUMNS = ("_row", "_error_type", "_error", "_activity_id", "_lead_id", "_note")
 DEFAULT_CHUNK_ROWS = 50_000  # Excel rows per chunk
@@ -71,6 +73,14 @@ class Source:
     path: Path
     header: list[str]
     description: str
+    #: What the reader decided that the user should hear once (an encoding detected, NUL
+    #: characters removed); the run and validate say them.
+    notes: list[str] = []  # noqa: RUF012 - never changed in place: a reader sets its own
+
+    def find_header_row(self, names: list[str]) -> int | None:
+        """The row below the header that holds all ``names`` (title rows above the real
+        header), for the hint at ``source.header_row``; None if none does or it is not known."""
+        return None
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
         raise NotImplementedError
@@ -82,25 +92,138 @@ def open_source(
     encoding: str = "auto",
     delimiter: str = "auto",
     sheet: str | None = None,
+    excel_values: str = "shown",
+    header_row: int = 1,
+    multiline_cells: bool = False,
 ) -> Source:
-    """Open a CSV/TSV or Excel file; raise SourceError with a fix if it cannot be read."""
+    """Open a CSV/TSV file or a workbook; raise SourceError with a fix if it cannot be read.
+
+    The reader is chosen by what the file is (its first bytes), not by its name: an .xlsx named
+    .csv is read as a workbook and the "Read ..." line says so; a file that is no spreadsheet is
+    refused with a message naming what it is."""
     path = Path(path)
     if not path.exists():
         raise SourceError(f"input file {str(path)!r} not found")
     if path.is_dir():
         raise SourceError(f"{str(path)!r} is a folder; give the path of a CSV or Excel file")
     suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
+    kind = sniff(path)
+    promised = EXCEL_SUFFIXES.get(suffix)
+    if kind in KIND_SUFFIX:
         from importer.workbook import ExcelSource
 
-        return ExcelSource(path, sheet)
-    if suffix in {".xls", ".ods", ".numbers"}:
+        named = suffix or "without a suffix" if promised != kind else None
+        return ExcelSource(path, sheet, kind=kind, values=excel_values, named=named)
+    if kind is not None:
+        raise SourceError(f"{path.name}: {NOT_A_SHEET[kind]}")
+    if promised is not None or suffix == ".numbers":
         raise SourceError(
-            f"{path.name}: {suffix} files are not read; save the sheet as .xlsx or CSV (UTF-8)"
+            f"{path.name}: not a readable {suffix} workbook: it is a text file, not a "
+            f"spreadsheet; if it is CSV, rename it to .csv, or open it in Excel and save it as "
+            ".xlsx"
         )
     from importer.delimited import CsvSource
 
-    return CsvSource(path, encoding, delimiter)
+    return CsvSource(
+        path, encoding, delimiter, header_row=header_row, multiline_cells=multiline_cells
+    )
+
+
+#: The suffix that says truly what each kind of workbook is, for messages.
+KIND_SUFFIX = {"xlsx": ".xlsx", "xlsb": ".xlsb", "xls": ".xls", "ods": ".ods"}
+#: What the file is, for files that are no spreadsheet lsq-import reads.
+NOT_A_SHEET = {
+    "encrypted": (
+        "the workbook is encrypted with a password (an Office file sealed in an encrypted "
+        "container), so it cannot be read; open it in Excel, remove the password (File > Info > "
+        "Protect Workbook > Encrypt with Password, clear it), save it, and run again"
+    ),
+    "word": "this is a Word document, not a spreadsheet; save its table as .xlsx or CSV",
+    "powerpoint": "this is a PowerPoint file, not a spreadsheet; save its table as .xlsx or CSV",
+    "office": (
+        "this is an Office file that holds no workbook lsq-import knows; open it in Excel and "
+        "save it as .xlsx"
+    ),
+    "zip": (
+        "this is a zip archive, not a spreadsheet; unzip it and give the spreadsheet inside as "
+        "INPUT"
+    ),
+    "numbers": "this is an Apple Numbers file; export it from Numbers as .xlsx or CSV",
+    "pdf": "this is a PDF document, not a spreadsheet; export the table as .xlsx or CSV",
+    "gzip": "this is a gzip-compressed file; decompress it (gunzip) and give the file inside",
+    "html": (
+        "this is a web page (HTML), as some systems export under an Excel name; open it in "
+        "Excel and save it as .xlsx, or export the data as CSV"
+    ),
+}
+
+
+def sniff(path: Path) -> str | None:
+    """What a file is, from its bytes: a workbook kind (``xlsx``, ``xlsb``, ``xls``, ``ods``), a
+    key of ``NOT_A_SHEET``, or None for text (CSV/TSV)."""
+    with path.open("rb") as stream:
+        head = stream.read(4096)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(path)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return _ole_kind(path)
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<table")):
+        return "html"
+    return None
+
+
+def _zip_kind(path: Path) -> str:
+    """An Office Open XML or OpenDocument file tells its kind in [Content_Types].xml/mimetype."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            names = set(book.namelist())
+            if "mimetype" in names:
+                mimetype = book.read("mimetype").strip()
+                return "ods" if mimetype.endswith(b"opendocument.spreadsheet") else "office"
+            types = book.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return "xlsx"  # a damaged zip with an Office signature: the reader says what is wrong
+    if b"sheet.binary.macroEnabled.main" in types:
+        return "xlsb"
+    if b"spreadsheetml" in types or "xl/workbook.xml" in names:
+        return "xlsx"
+    if b"wordprocessingml" in types:
+        return "word"
+    if b"presentationml" in types:
+        return "powerpoint"
+    if "Index/Document.iwa" in names or any(n.startswith("Index/") for n in names):
+        return "numbers"
+    return "zip" if not types else "office"
+
+
+def _ole_kind(path: Path) -> str:
+    """An OLE2 (compound file) container: a legacy .xls, or an encrypted Office Open XML file.
+
+    Its streams are named in UTF-16 in its directory; looking for the names that tell the kinds
+    apart is enough here (a full directory walk would say the same)."""
+    import mmap
+
+    with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+
+        def has(name: str) -> bool:
+            return data.find(name.encode("utf-16-le")) >= 0
+
+        if has("EncryptedPackage"):
+            return "encrypted"
+        if has("Workbook") or has("Book"):
+            return "xls"
+        if has("WordDocument"):
+            return "word"
+        if has("PowerPoint Document"):
+            return "powerpoint"
+    return "office"
 
 
 def split_result_columns(header: list[str]) -> tuple[list[str], int | None, list[int] | None]:

@@ -1,5 +1,19 @@
-"""Reading Excel workbooks (.xlsx, .xlsm): the sheet chosen, its header found, every cell as the
-text the sheet shows it.
+"""Reading workbooks (.xlsx, .xlsm, .xlsb, .xls, .ods): the sheet chosen, its header found,
+every cell as the text the sheet shows.
+
+python-calamine reads the values of every kind of workbook (in Rust, several times faster than
+openpyxl: BENCHMARKS.md). It does not pass on error cells, formulas saved without a result, or
+number formats; for .xlsx/.xlsm those come from ``xlsx_extras``, which reads only the cells that
+need them. What each kind gives:
+
+============  ======  ========  ===========  ==============  ==============
+kind          values  dates     merges       error cells     number formats
+============  ======  ========  ===========  ==============  ==============
+.xlsx/.xlsm   yes     yes       yes          yes (extras)    yes (extras)
+.xls          yes     yes       yes          no (empty)      no (General)
+.xlsb         yes     yes       no           no (empty)      no (General)
+.ods          yes     yes       no           no (empty)      no (General)
+============  ======  ========  ===========  ==============  ==============
 """
 
 from __future__ import annotations
@@ -10,102 +24,408 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import python_calamine as calamine
+
 from importer.errors import SourceError
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
+    KIND_SUFFIX,
     BadRow,
     Chunk,
     Source,
     row_number,
     split_result_columns,
 )
+from importer.xlsx_extras import (
+    Note,
+    NumberFormat,
+    XlsxPartError,
+    column_letters,
+    digit_styles,
+    sheet_notes,
+    sheet_part,
+)
+
+#: What each kind of workbook is called in messages and in the "Read ..." line.
+KIND_NAMES = {
+    "xlsx": "Excel",
+    "xlsb": "Excel binary workbook (.xlsb)",
+    "xls": "Excel 97-2003 workbook (.xls)",
+    "ods": "OpenDocument spreadsheet (.ods)",
+}
+
+Row = tuple[int, list[object], dict[int, Note] | None]
 
 
 class ExcelSource(Source):
-    def __init__(self, path: Path, sheet: str | None) -> None:
-        import openpyxl
-        from openpyxl.utils.exceptions import InvalidFileException
+    """A workbook's sheet, read with python-calamine (plus ``xlsx_extras`` for .xlsx)."""
 
+    def __init__(
+        self,
+        path: Path,
+        sheet: str | None,
+        *,
+        kind: str = "xlsx",
+        values: str = "shown",
+        named: str | None = None,
+    ) -> None:
+        """``kind`` is what the file is (``open_source`` sniffs it); ``named`` the suffix it
+        carries when that says otherwise; ``values`` ``raw`` ignores number formats."""
         self.path = path
+        self.kind = kind
+        self._values = values
         try:
-            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-            raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
-        names = self._book.sheetnames
-        self.sheet_name = _pick_sheet(path, names, sheet)
-        self._sheet = self._book[self.sheet_name]
-        self._sheet.reset_dimensions()  # stored dimensions are often wrong; read what is there
-        self.description = f"Excel, sheet {self.sheet_name!r}"
-        header_row, header = self._find_header()
-        self._header_row = header_row
-        self._raw_header = header
-        self.header, self._row_index, self._keep = split_result_columns(header)
+            if named:  # calamine goes by the suffix; from a stream (read whole) by the bytes
+                with path.open("rb") as stream:
+                    self._book = calamine.CalamineWorkbook.from_filelike(stream)
+            else:
+                self._book = calamine.CalamineWorkbook.from_path(path)
+        except calamine.PasswordError:
+            raise SourceError(_password_message(path)) from None
+        except (calamine.CalamineError, OSError, ValueError) as exc:
+            raise SourceError(_damaged_message(path, kind, exc)) from None
+        metas = [m for m in self._book.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
+        self.sheet_name = _pick_sheet(path, metas, sheet)
+        self._sheet = self._load(self.sheet_name)
+        header = self._find_header()
+        if header is None:
+            raise SourceError(_empty_message(path, metas, self.sheet_name))
+        self._header_row, self._raw_header = header
+        self.header, self._row_index, self._keep = split_result_columns(self._raw_header)
+        shown = KIND_NAMES[kind]
+        if named:
+            shown = f"{'Excel workbook (.xlsx)' if kind == 'xlsx' else shown}, though named {named}"
+        skipped = [m.name for m in metas[: [m.name for m in metas].index(self.sheet_name)]]
+        hidden = ", ".join(repr(n) for n in skipped)
+        hidden = f" (the first visible one; hidden: {hidden})" if skipped else ""
+        self.description = f"{shown}, sheet {self.sheet_name!r}{hidden}"
 
-    def _find_header(self) -> tuple[int, list[str]]:
-        for number, cells in self._rows():
-            texts = [cell_text(c) for c in cells]
+    def _load(self, name: str) -> calamine.CalamineSheet:
+        try:
+            return self._book.get_sheet_by_name(name)
+        except calamine.PasswordError:
+            raise SourceError(_password_message(self.path)) from None
+        except (calamine.CalamineError, OSError, ValueError) as exc:
+            raise SourceError(
+                f"{self.path.name}: sheet {name!r} cannot be read: it is damaged or missing from "
+                f"the file ({exc}); open the workbook in Excel or LibreOffice, save it again, "
+                "then run again"
+            ) from None
+
+    def _find_header(self) -> tuple[int, list[str]] | None:
+        for number, values, _ in self._rows():
+            texts = [value_text(v) for v in values]
             if any(t.strip() for t in texts):
                 while texts and not texts[-1].strip():
                     texts.pop()
                 return number, [t.strip() for t in texts]
-        raise SourceError(f"{self.path.name}: sheet {self.sheet_name!r} is empty")
+        return None
 
-    def _rows(self) -> Iterator[tuple[int, tuple]]:
-        for number, cells in enumerate(self._sheet.iter_rows(), start=1):
-            real = [c for c in cells if getattr(c, "row", None) is not None]
-            yield (real[0].row if real else number), cells
+    def _rows(self, until: int = 0) -> Iterator[Row]:
+        """Every row calamine has, and every row the .xlsx extras have notes for, in order; then
+        empty rows up to row ``until`` (the end of a merge that reaches past the values)."""
+        start = self._sheet.start
+        first_row, self._first_column = start if start is not None else (0, 0)
+        notes = self._notes()
+        pending = next(notes, None)
+        try:
+            rows = self._sheet.iter_rows() if start is not None else iter(())
+            number = 0
+            for offset, values in enumerate(rows):
+                number = first_row + offset + 1
+                while pending is not None and pending[0] < number:
+                    yield pending[0], [], pending[1]
+                    pending = next(notes, None)
+                if pending is not None and pending[0] == number:
+                    yield number, values, pending[1]
+                    pending = next(notes, None)
+                else:
+                    yield number, values, None
+            last = number
+            while pending is not None:
+                yield pending[0], [], pending[1]
+                last = pending[0]
+                pending = next(notes, None)
+            for number in range(last + 1, until + 1):
+                yield number, [], None
+        except XlsxPartError as exc:
+            raise SourceError(
+                f"{self.path.name}: sheet {self.sheet_name!r} cannot be read: {exc}; open the "
+                "workbook in Excel or LibreOffice, save it again, then run again"
+            ) from None
+
+    def _notes(self) -> Iterator[tuple[int, dict[int, Note]]]:
+        if self.kind != "xlsx":
+            return iter(())
+        try:
+            book = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SourceError(_damaged_message(self.path, self.kind, exc)) from None
+        try:
+            part = sheet_part(book, self.sheet_name)
+            styles = digit_styles(book) if self._values == "shown" else {}
+        except (XlsxPartError, zipfile.BadZipFile, OSError) as exc:
+            book.close()
+            raise SourceError(_damaged_message(self.path, self.kind, exc)) from None
+        return _closing(book, sheet_notes(book, part, styles))
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+        # Rows are sorted out on calamine's values; they become text a column at a time at
+        # the end of each chunk (``_text_column``), which is several times faster than per cell.
         width = len(self._raw_header)
-        kept = len(self.header)
         rows: list[int] = []
-        records: list[list[str]] = []
+        records: list[list[object]] = []
         bad: list[BadRow] = []
         blank = 0
-        for number, cells in self._rows():
+        merges = self._merges()
+        until = max((r[2] for ranges in merges.values() for r in ranges), default=0)
+        filling: list[tuple[int, int, int, object]] = []  # last row, columns, value
+        # number formats, applied a column at a time: (kept column, format) -> record indexes
+        shown: dict[tuple[int, NumberFormat], list[int]] = {}
+        position = {c: i for i, c in enumerate(self._keep or range(width))}
+        for number, values, notes in self._rows(until):
             if number <= self._header_row:
                 continue
-            texts = [cell_text(c) for c in cells]
-            if not any(t.strip() for t in texts):
+            cells: list[object] = values  # calamine's own list: changed in place below
+            formats: list[tuple[int, NumberFormat]] = []
+            problems = self._apply(number, notes, cells, width, formats) if notes else []
+            own = bool(problems) or any(_filled(v) for v in cells)
+            if filling:
+                filling = [f for f in filling if f[0] >= number]
+            for _top, left, bottom, right in merges.pop(number, ()) if merges else ():
+                column = left - self._first_column
+                filling.append((bottom, left, right, cells[column] if column < len(cells) else ""))
+            for _bottom, left, right, value in filling:
+                for column in range(left - self._first_column, right - self._first_column + 1):
+                    if column >= 0:
+                        if column >= len(cells):
+                            cells += [""] * (column + 1 - len(cells))
+                        cells[column] = value
+            if not own:  # a row with nothing but the rest of a merge above is blank
                 blank += 1
                 continue
             row = number
-            if self._row_index is not None and self._row_index < len(texts):
-                row = row_number(texts[self._row_index], number)
-            if len(texts) > width and any(t.strip() for t in texts[width:]):
+            if self._row_index is not None and self._row_index < len(cells):
+                row = row_number(value_text(cells[self._row_index]), number)
+            if problems or (formats and len(cells) > width):
+                for column, number_format in formats:
+                    cells[column] = number_format(cells[column])  # type: ignore[arg-type]
+            if problems:
+                texts = [value_text(v) for v in (cells + [""] * width)[:width]]
+                bad.append(BadRow(row, texts, "; ".join(problems)))
+            elif len(cells) > width and any(_filled(v) for v in cells[width:]):
                 message = (
-                    f"row has values beyond the last named column ({len(texts)} cells, "
+                    f"row has values beyond the last named column ({len(cells)} cells, "
                     f"{width} column names): give those columns a name in row {self._header_row}"
                 )
-                bad.append(BadRow(row, texts, message))
+                bad.append(BadRow(row, [value_text(v) for v in cells], message))
             else:
-                texts = (texts + [""] * width)[:width]
+                cells = (cells + [""] * width)[:width] if len(cells) != width else cells
+                for column, number_format in formats:
+                    if column in position:
+                        shown.setdefault((position[column], number_format), []).append(len(rows))
                 rows.append(row)
-                records.append(texts if self._keep is None else [texts[i] for i in self._keep])
+                records.append(cells if self._keep is None else [cells[i] for i in self._keep])
             if len(records) + len(bad) >= size:
-                yield Chunk.from_records(rows, records, kept, bad=bad, blank=blank)
-                rows, records, bad, blank = [], [], [], 0
+                yield self._chunk(rows, records, bad, blank, shown)
+                rows, records, bad, blank, shown = [], [], [], 0, {}
         if records or bad or blank:
-            yield Chunk.from_records(rows, records, kept, bad=bad, blank=blank)
+            yield self._chunk(rows, records, bad, blank, shown)
+
+    def _chunk(
+        self,
+        rows: list[int],
+        records: list[list[object]],
+        bad: list[BadRow],
+        blank: int,
+        shown: dict[tuple[int, NumberFormat], list[int]],
+    ) -> Chunk:
+        kept = len(self.header)
+        columns = list(zip(*records, strict=True)) if records else [()] * kept
+        texts = [_text_column(column) for column in columns]
+        for (column, number_format), indexes in shown.items():
+            values: list[float] = [columns[column][i] for i in indexes]  # type: ignore[misc]
+            for index, text in zip(indexes, number_format.many(values), strict=True):
+                texts[column][index] = text
+        table = pa.table(
+            [pa.array(column, pa.string()) for column in texts],
+            names=[f"c{i}" for i in range(kept)],
+        )
+        return Chunk(rows, table, bad=bad, blank=blank)
+
+    def _apply(
+        self,
+        number: int,
+        notes: dict[int, Note],
+        cells: list[object],
+        width: int,
+        formats: list[tuple[int, NumberFormat]],
+    ) -> list[str]:
+        """Put error texts into ``cells`` and number cells with a format into ``formats``; the
+        reasons the row fails, if any."""
+        problems = []
+        for absolute, note in sorted(notes.items()):
+            column = absolute - self._first_column
+            if column < 0:
+                continue
+            if column >= len(cells):
+                cells += [""] * (column + 1 - len(cells))
+            if note.kind == "format":
+                value = cells[column]
+                if note.render is not None and value.__class__ in (float, int):
+                    formats.append((column, note.render))
+                continue
+            if column >= width:
+                continue  # beyond the named columns: the row fails for that on its own
+            cell = f"cell {column_letters(absolute)}{number}"
+            name = self._raw_header[column]
+            where = f"{cell} (column {name!r})" if name else cell
+            if note.kind == "error":
+                cells[column] = note.error
+                problems.append(
+                    f"{where} shows the error {note.error}: correct its formula or clear it in "
+                    "the workbook"
+                )
+            else:
+                problems.append(
+                    f"{where} is a formula with no saved result (the program that wrote the "
+                    "file did not calculate it): open the file in Excel or LibreOffice and save "
+                    "it, or type the value in"
+                )
+        return problems
+
+    def _merges(self) -> dict[int, list[tuple[int, int, int, int]]]:
+        """Merged ranges by the sheet row (1-based) they start on: (top, left, bottom, right)."""
+        found: dict[int, list[tuple[int, int, int, int]]] = {}
+        for (top, left), (bottom, right) in self._sheet.merged_cell_ranges or ():
+            if top + 1 > self._header_row:
+                found.setdefault(top + 1, []).append((top + 1, left, bottom + 1, right))
+        return found
 
 
-def _pick_sheet(path: Path, names: list[str], sheet: str | None) -> str:
+def _filled(value: object) -> bool:
+    """Whether a cell shows anything: a number or date always does, text unless blank."""
+    return value.__class__ is not str or bool(value.strip())  # type: ignore[attr-defined]
+
+
+def _text_column(values: tuple[object, ...]) -> list[str]:
+    """One column of calamine values as text, as ``value_text`` gives it, mostly in bulk."""
+    texts = list(values)
+    if all(v.__class__ is str for v in values):
+        return texts  # type: ignore[return-value]
+    by_class: dict[type, list[int]] = {}
+    for index, value in enumerate(values):
+        if value.__class__ is not str:
+            by_class.setdefault(value.__class__, []).append(index)
+    for kind, indexes in by_class.items():
+        if kind is float:
+            converted = _float_texts([values[i] for i in indexes])  # type: ignore[misc]
+        elif kind in (dt.datetime, dt.date):
+            pattern = "%Y-%m-%d %H:%M:%S" if kind is dt.datetime else "%Y-%m-%d"
+            converted = _date_texts([values[i] for i in indexes], pattern)
+        else:
+            converted = [value_text(values[i]) for i in indexes]
+        for index, text in zip(indexes, converted, strict=True):
+            texts[index] = text
+    return texts  # type: ignore[return-value]
+
+
+def _float_texts(values: list[float]) -> list[str]:
+    """``number_text`` for many floats: whole numbers (most of them) through Arrow's cast."""
+    array = np.array(values, dtype=np.float64)
+    whole = np.isfinite(array) & (np.abs(array) < 1e15) & (array == np.floor(array))
+    texts: list[str] = [""] * len(values)
+    if whole.any():
+        digits = pa.array(array[whole].astype(np.int64)).cast(pa.string()).to_pylist()
+        for index, text in zip(np.flatnonzero(whole).tolist(), digits, strict=True):
+            texts[index] = text
+    for index in np.flatnonzero(~whole).tolist():
+        texts[index] = number_text(values[index])
+    return texts
+
+
+def _date_texts(values: list[dt.date], pattern: str) -> list[str]:
+    try:
+        array = pa.array(values)
+        if pa.types.is_timestamp(array.type):  # whole seconds, as strftime's %S shows them
+            array = array.cast(pa.timestamp("s"), safe=False)
+        return pc.strftime(array, format=pattern).to_pylist()
+    except (pa.ArrowException, OverflowError, ValueError):
+        return [value.strftime(pattern) for value in values]
+
+
+def _closing(
+    book: zipfile.ZipFile, notes: Iterator[tuple[int, dict[int, Note]]]
+) -> Iterator[tuple[int, dict[int, Note]]]:
+    with book:
+        yield from notes
+
+
+def _pick_sheet(path: Path, metas: list[calamine.SheetMetadata], sheet: str | None) -> str:
+    names = [m.name for m in metas]
     if sheet is None:
-        return names[0]
+        for meta in metas:
+            if meta.visible == calamine.SheetVisibleEnum.Visible:
+                return meta.name
+        raise SourceError(
+            f"{path.name}: every sheet is hidden ({_listing(path, metas, names)}); set "
+            "source.sheet to the one to read"
+        )
     if sheet in names:
         return sheet
     if sheet.strip().isdigit() and int(sheet) < len(names):
         return names[int(sheet)]
-    listed = ", ".join(repr(n) for n in names)
     raise SourceError(
-        f"{path.name}: no sheet {sheet!r}; its sheets are {listed}. Set source.sheet to one of "
-        "them, or to a 0-based index"
+        f"{path.name}: no sheet {sheet!r}; its sheets are {_listing(path, metas, names)}. Set "
+        "source.sheet to one of them, or to a 0-based index"
+    )
+
+
+def _listing(path: Path, metas: list[calamine.SheetMetadata], names: list[str]) -> str:
+    """Sheet names quoted, the hidden ones marked: ``'Old' (hidden), 'Leads'``."""
+    hidden = {m.name for m in metas if m.visible != calamine.SheetVisibleEnum.Visible}
+    return ", ".join(f"{n!r} (hidden)" if n in hidden else repr(n) for n in names)
+
+
+def _empty_message(path: Path, metas: list[calamine.SheetMetadata], name: str) -> str:
+    others = [m.name for m in metas if m.name != name]
+    if not others:
+        return (
+            f"{path.name}: sheet {name!r} is empty, and it is the only sheet; it needs a header row"
+        )
+    return (
+        f"{path.name}: sheet {name!r} is empty; the other sheets are "
+        f"{_listing(path, metas, others)}. Set source.sheet to the one to read"
+    )
+
+
+def _password_message(path: Path) -> str:
+    return (
+        f"{path.name}: the workbook is protected with a password, so it cannot be read; open it "
+        "in Excel, remove the password (File > Info > Protect Workbook), save it, and run again"
+    )
+
+
+def _damaged_message(path: Path, kind: str, exc: BaseException) -> str:
+    return (
+        f"{path.name}: not a readable {KIND_SUFFIX[kind]} workbook: it is damaged "
+        f"({exc}); open it in Excel or LibreOffice, save it again, then run again"
     )
 
 
 def cell_text(cell: object) -> str:
-    """An Excel cell as the text it shows: dates as ISO date-times, numbers without float noise."""
-    value = getattr(cell, "value", None)
+    """An openpyxl-style cell (anything with ``.value``) as the text it shows."""
+    return value_text(getattr(cell, "value", None))
+
+
+def value_text(value: object) -> str:
+    """A cell's value as the text it shows: dates as ISO date-times, numbers without float
+    noise, booleans as TRUE/FALSE, durations as hours:minutes:seconds."""
+    if value.__class__ is float:  # the most common, first
+        return number_text(value)  # type: ignore[arg-type]
     if value is None:
         return ""
     if isinstance(value, str):
@@ -113,13 +433,15 @@ def cell_text(cell: object) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, dt.datetime):
-        fmt = str(getattr(cell, "number_format", "") or "").lower()
-        shows_time = value.time() != dt.time(0) or "h" in fmt or "s" in fmt.replace("ss", "s")
-        return value.strftime("%Y-%m-%d %H:%M:%S" if shows_time else "%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, dt.time):
         return value.strftime("%H:%M:%S")
+    if isinstance(value, dt.timedelta):
+        seconds = round(value.total_seconds())
+        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
