@@ -567,7 +567,8 @@ def _catch_signals(switch: StopSwitch) -> None:
 def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
     """The summary line on stdout; why the run stopped, and how to go on, on stderr. After
     ``--fresh`` the same command would start over: the way to resume is said instead."""
-    from importer.pipeline import FATAL, MAX_ROWS, OUTAGE, OUTPUT
+    from importer.journal import FILE_NAME as JOURNAL_FILE
+    from importer.pipeline import FATAL, MAX_ROWS, OUTAGE, OUTCOME_FILES, OUTPUT
 
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
     counters = summary.counters
@@ -593,7 +594,7 @@ def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
         moved = summary.earlier is not None and summary.input_path is not None
         given = f", with {summary.input_path} as INPUT" if moved else ""
         again = f"run the same command again without --fresh{given}"
-    journal_gone = out is not None and not (out / "journal.sqlite").exists()
+    journal_gone = out is not None and not (out / JOURNAL_FILE).exists()
     if summary.stop == OUTPUT and journal_gone:
         click.echo(
             f"Stopped: {summary.stopped}. The journal in {out} is gone (the folder was removed "
@@ -650,8 +651,7 @@ def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
             f"lsq-import retry {out} sends them again.",
             err=True,
         )
-    written = [out / name for name in ("success.csv", "failures.csv", "summary.json")]
-    written = [path for path in written if path.is_file()]
+    written = [out / name for name in OUTCOME_FILES if (out / name).is_file()]
     if written:
         click.echo(f"Results: {', '.join(map(str, written))}")
 

@@ -16,8 +16,10 @@ call's outcome and each check of a lost answer, and the question whether an acti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,8 +46,6 @@ from importer.responses import Answer, Verdict, classify_response
 
 __all__ = [
     "FAILED",
-    "HOST_UNREACHABLE",
-    "INTERRUPTED",
     "SUCCEEDED",
     "Delivery",
     "FatalError",
@@ -236,8 +236,9 @@ class Delivery:
                     "POST", CREATE_CUSTOM, body=job.payload, on_leave=leaving, row=job.row
                 )
             except asyncio.CancelledError:  # stopped at once
-                if job.left != left:  # with the call on the wire
-                    self._answered(job, Attempt(CUT_OFF))
+                if job.left != left:  # with the call on the wire; the stop goes on regardless
+                    with contextlib.suppress(sqlite3.Error):
+                        self._answered(job, Attempt(CUT_OFF))
                 raise
             except RunStopped:
                 if not tries.last_error or not tries.reached:
@@ -322,7 +323,8 @@ class Delivery:
             self._checked(job, began, Attempt(CHECK_STOPPED, None, OUTCOME_UNKNOWN, message))
             raise OutcomeUnknown(message) from None
         except BaseException:  # cut off, or the host never answered: the check did not end
-            self._checked(job, began, Attempt(CHECK_STOPPED))
+            with contextlib.suppress(sqlite3.Error):  # what ends the check is the one to raise
+                self._checked(job, began, Attempt(CHECK_STOPPED))
             raise
         if landed is not None:
             self.counters.verified_landed += 1

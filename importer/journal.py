@@ -183,10 +183,13 @@ class Journal:
         return cls(out_dir / FILE_NAME)
 
     def close(self) -> None:
-        """Commit an answer recorded since the last mark, and close (again: nothing to do)."""
-        with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
-            self._commit()
-        self._db.close()
+        """Commit an answer recorded since the last mark, and close (again: nothing to do),
+        the connection closed even if that commit fails (its error is raised)."""
+        try:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
+                self._commit()
+        finally:
+            self._db.close()
 
     # --- the run's identity --------------------------------------------------------------
 
@@ -228,23 +231,22 @@ class Journal:
         It is committed with the next mark (of any row) or at ``close``, not on its own: a
         commit costs as much as the mark itself, and an answer whose row's mark is lost with
         the process is lost with it, as the row's state is (the entry stays ``in_flight``)."""
-        self._begin()
-        self._db.execute(
+        self._write(
             "UPDATE attempts SET answered_at=?, status=?, outcome=?, error_type=?, error=?, "
             "activity_id=? WHERE row=? AND call=? AND attempt=(SELECT max(attempt) "
             "FROM attempts WHERE row=?)",
             (_stamp(), *_fields(attempt), row, CREATE_CUSTOM, row),
+            commit=False,
         )
 
     def checked(self, row: int, began: dt.datetime, attempt: Attempt) -> None:
         """A check of a lost answer (its lookups, as one entry), from ``began`` to now."""
-        self._db.execute(
+        self._write(
             "INSERT INTO attempts (row, attempt, call, sent_at, answered_at, status, outcome, "
             "error_type, error, activity_id) SELECT ?, coalesce(max(attempt), 0) + 1, ?, ?, ?, "
             "?, ?, ?, ?, ? FROM attempts WHERE row = ?",
             (row, CHECK, _stamp(began), _stamp(), *_fields(attempt), row),
         )
-        self._commit()
 
     def claimed(self, activity_id: str, row: int) -> bool:
         """Whether another row holds this activity: a lost answer's check must not credit it
@@ -257,7 +259,7 @@ class Journal:
     def succeeded(
         self, row: int, line: str, activity_id: str, lead_id: str, possible_duplicate: bool
     ) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO rows (row, state, activity_id, lead_id, possible_duplicate, cells) "
             "VALUES (?, 'succeeded', ?, ?, ?, ?) ON CONFLICT(row) DO UPDATE SET "
             "state='succeeded', activity_id=excluded.activity_id, lead_id=excluded.lead_id, "
@@ -270,16 +272,26 @@ class Journal:
                 line,
             ),
         )
-        self._commit()
 
     def failed(self, row: int, line: str, error_type: str, error: str) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO rows (row, state, error_type, error, cells) VALUES (?, 'failed', ?, ?, ?) "
             "ON CONFLICT(row) DO UPDATE SET state='failed', error_type=excluded.error_type, "
             "error=excluded.error",
             (row, error_type, error, line),
         )
-        self._commit()
+
+    def _write(self, sql: str, args: tuple[Any, ...], commit: bool = True) -> None:
+        """One statement in the open transaction (begun if none is), rolled back with it if it
+        fails, so that no later mark commits half of what was meant; committed unless told."""
+        self._begin()
+        try:
+            self._db.execute(sql, args)
+        except BaseException:
+            self._rollback()
+            raise
+        if commit:
+            self._commit()
 
     def _begin(self) -> None:
         if not self._db.in_transaction:

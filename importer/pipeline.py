@@ -525,7 +525,10 @@ async def _import(
         progress.close()
         with contextlib.suppress(sqlite3.Error):  # what the next run compares them to
             journal.set_meta(_written(out_dir))
-        journal.close()
+        try:
+            journal.close()
+        except sqlite3.Error as exc:  # its last answer could not be committed: a full disk
+            _unwritable(summary, output_error(exc, journal.path))
         summary.elapsed = time.monotonic() - started
         summary.failed_by_type = dict(results.failed_by_type)
         summary.possible_duplicates = sorted(results.possible_duplicates)

@@ -221,12 +221,11 @@ class RunResults:
             self.success.abandon()
             self.failures.abandon()
             return
-        if replayed is not None:
-            self.success.count += replayed.succeeded
-            self.failures.count += replayed.failed
-            for kind, count in replayed.failed_by_type.items():
-                self.failed_by_type[kind] = self.failed_by_type.get(kind, 0) + count
-            self.possible_duplicates[:0] = replayed.possible_duplicates
+        self.success.count += replayed.succeeded
+        self.failures.count += replayed.failed
+        for kind, count in replayed.failed_by_type.items():
+            self.failed_by_type[kind] = self.failed_by_type.get(kind, 0) + count
+        self.possible_duplicates[:0] = replayed.possible_duplicates
         try:
             self.success.release()
         finally:
