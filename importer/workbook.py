@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine as calamine
 
+from importer import xls_extras, xlsx_extras
 from importer.errors import SourceError
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
@@ -39,15 +39,7 @@ from importer.source import (
     row_number,
     split_result_columns,
 )
-from importer.xlsx_extras import (
-    Note,
-    NumberFormat,
-    XlsxPartError,
-    column_letters,
-    digit_styles,
-    sheet_notes,
-    sheet_part,
-)
+from importer.xlsx_extras import Note, NumberFormat, XlsxPartError, column_letters
 
 #: What each kind of workbook is called in messages and in the "Read ..." line.
 KIND_NAMES = {
@@ -58,6 +50,13 @@ KIND_NAMES = {
 }
 
 Row = tuple[int, list[object], dict[int, Note] | None]
+#: For each kind of workbook, where the cells come from whose value calamine gives without the
+#: whole truth (errors, unsaved formulas, digit-changing formats): ``sheet_notes(path, sheet,
+#: shown)``, yielding (row, {column: Note}) in sheet order.
+EXTRAS: dict[str, Callable[[Path, str, bool], Iterator[tuple[int, dict[int, Note]]]]] = {
+    "xlsx": xlsx_extras.sheet_notes,
+    "xls": xls_extras.sheet_notes,
+}
 
 
 class ExcelSource(Source):
@@ -116,7 +115,7 @@ class ExcelSource(Source):
             ) from None
 
     def _find_header(self) -> tuple[int, list[str]] | None:
-        for number, values, _ in self._rows():
+        for number, values, _ in self._rows(noted=False):
             texts = [value_text(v) for v in values]
             if any(t.strip() for t in texts):
                 while texts and not texts[-1].strip():
@@ -124,14 +123,15 @@ class ExcelSource(Source):
                 return number, [t.strip() for t in texts]
         return None
 
-    def _rows(self, until: int = 0) -> Iterator[Row]:
-        """Every row calamine has, and every row the .xlsx extras have notes for, in order; then
-        empty rows up to row ``until`` (the end of a merge that reaches past the values)."""
+    def _rows(self, until: int = 0, *, noted: bool = True) -> Iterator[Row]:
+        """Every row calamine has, and every row the extras have notes for (unless not
+        ``noted``), in order; then empty rows up to row ``until`` (the end of a merge that
+        reaches past the values)."""
         start = self._sheet.start
         first_row, self._first_column = start if start is not None else (0, 0)
-        notes = self._notes()
-        pending = next(notes, None)
         try:
+            notes = self._notes() if noted else iter(())
+            pending = next(notes, None)
             rows = self._sheet.iter_rows() if start is not None else iter(())
             number = 0
             for offset, values in enumerate(rows):
@@ -158,19 +158,10 @@ class ExcelSource(Source):
             ) from None
 
     def _notes(self) -> Iterator[tuple[int, dict[int, Note]]]:
-        if self.kind != "xlsx":
+        notes = EXTRAS.get(self.kind)
+        if notes is None:
             return iter(())
-        try:
-            book = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SourceError(_damaged_message(self.path, self.kind, exc)) from None
-        try:
-            part = sheet_part(book, self.sheet_name)
-            styles = digit_styles(book) if self._values == "shown" else {}
-        except (XlsxPartError, zipfile.BadZipFile, OSError) as exc:
-            book.close()
-            raise SourceError(_damaged_message(self.path, self.kind, exc)) from None
-        return _closing(book, sheet_notes(book, part, styles))
+        return notes(self.path, self.sheet_name, self._values == "shown")
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
         # Rows are sorted out on calamine's values; they become text a column at a time at
@@ -355,13 +346,6 @@ def _date_texts(values: list[dt.date], pattern: str) -> list[str]:
         return pc.strftime(array, format=pattern).to_pylist()
     except (pa.ArrowException, OverflowError, ValueError):
         return [value.strftime(pattern) for value in values]
-
-
-def _closing(
-    book: zipfile.ZipFile, notes: Iterator[tuple[int, dict[int, Note]]]
-) -> Iterator[tuple[int, dict[int, Note]]]:
-    with book:
-        yield from notes
 
 
 def _pick_sheet(path: Path, metas: list[calamine.SheetMetadata], sheet: str | None) -> str:

@@ -9,7 +9,9 @@ the zip: ``styles.xml`` (which style index has which format) and the sheet's XML
 regular expressions for only the cells that matter: ``t="e"``, a ``<f>`` without a value, or an
 ``s`` attribute naming a digit-changing style. Every other cell is skipped at C speed.
 
-``sheet_notes`` yields, row by row in sheet order, what to do with those cells.
+``sheet_notes`` yields, row by row in sheet order, what to do with those cells; ``xls_extras``,
+``xlsb_extras`` and ``ods_extras`` give the same for the other kinds of workbook, and
+``number_renderer`` turns any of their number formats into the digits shown.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
 import numpy as np
@@ -223,10 +225,28 @@ def _layout(section: str) -> _Layout | None:
     return None if plain and not layout.thousands else layout
 
 
-def sheet_notes(
+def sheet_notes(path: Path, sheet_name: str, shown: bool) -> Iterator[tuple[int, dict[int, Note]]]:
+    """Each row (1-based) of the sheet with cells to note, ascending, with those cells by 0-based
+    column: error cells, formulas without a result, and (when ``shown``) numbers whose format
+    changes their digits."""
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise XlsxPartError(f"it is not a whole zip ({exc})") from None
+    with book:
+        try:
+            part = sheet_part(book, sheet_name)
+            styles = digit_styles(book) if shown else {}
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise XlsxPartError(f"its parts are damaged ({exc})") from None
+        yield from part_notes(book, part, styles)
+
+
+def part_notes(
     book: zipfile.ZipFile, part: str, styles: dict[int, NumberFormat]
 ) -> Iterator[tuple[int, dict[int, Note]]]:
-    """Each row (1-based) that has cells to note, with those cells by 0-based column."""
+    """Each row (1-based) of a sheet part with cells to note, with those cells by 0-based
+    column."""
     found = _Patterns(styles)
     try:
         stream = book.open(part)

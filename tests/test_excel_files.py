@@ -369,6 +369,49 @@ def test_xls_files_are_read_with_the_same_guarantees(tmp_path: Path):
     assert sum(c.blank for c in open_source(path).chunks()) == 1  # row 4: merged, but empty
 
 
+def test_xls_error_cells_and_number_formats(tmp_path: Path):
+    import xlwt
+
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Leads")
+    code, share = xlwt.easyxf(num_format_str="000000"), xlwt.easyxf(num_format_str="0.0%")
+    amount = xlwt.easyxf(num_format_str="#,##0.00")
+    for column, name in enumerate(["Email", "Code", "Share", "Amount", "City"]):
+        sheet.write(0, column, name)
+    sheet.write(1, 0, "a@x.com")
+    sheet.write(1, 1, 604, code)
+    sheet.write(1, 2, 0.125, share)
+    sheet.write(1, 3, 2.675, amount)
+    sheet.write(1, 4, "Pune")
+    sheet.write(2, 0, "b@x.com")
+    sheet.write(2, 1, 12, code)
+    sheet.row(2).set_cell_error(4, 0x2A)  # xlwt's own table has #N/A's code wrong
+    sheet.row(3).set_cell_error(3, "#DIV/0!")
+    sheet.write(3, 0, "c@x.com")
+    path = tmp_path / "styled.xls"
+    workbook.save(str(path))
+    assert read_all(path) == (
+        [(2, ["a@x.com", "000604", "12.5%", "2.68", "Pune"])],
+        [
+            (
+                3,
+                ["b@x.com", "000012", "", "", "#N/A"],
+                "cell E3 (column 'City') shows the error #N/A: correct its formula or clear it "
+                "in the workbook",
+            ),
+            (
+                4,
+                ["c@x.com", "", "", "#DIV/0!", ""],
+                "cell D4 (column 'Amount') shows the error #DIV/0!: correct its formula or "
+                "clear it in the workbook",
+            ),
+        ],
+    )
+    rows, bad = read_all(path, excel_values="raw")
+    assert rows == [(2, ["a@x.com", "604", "0.125", "2.675", "Pune"])]
+    assert [b[1][4] for b in bad] == ["#N/A", ""]
+
+
 def write_ods(path: Path) -> Path:
     from odf.opendocument import OpenDocumentSpreadsheet
     from odf.style import Style, TableProperties
