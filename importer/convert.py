@@ -357,6 +357,13 @@ def _explainer(fmt: str | None, zone: str, noun: str, column: str | None) -> Cal
                 return problem
             return f"{value!r} is not an Excel serial date (a number of days such as 45357.5)"
         if fmt in (None, "iso"):
+            if re.fullmatch(_EXCEL_SERIAL, value):  # a date cell Excel shows as ####, say
+                if (problem := _serial_problem(value, where)) is not None:
+                    return problem
+                return (
+                    f"{value!r}{where} is a number, not an ISO {noun}: if the column holds "
+                    "Excel serial dates (days since 1900), set format: excel on the rule"
+                )
             return (
                 f"{value!r} is not an ISO {noun} (YYYY-MM-DD HH:MM:SS); if the file writes "
                 "dates another way, set format: on the rule, e.g. '%d/%m/%Y %H:%M'"

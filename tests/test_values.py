@@ -227,6 +227,34 @@ def test_validate_fails_an_out_of_range_serial_read_from_a_workbook(tmp_path: Pa
     assert "2 rows: 1 map, 1 fail" in done.stdout
 
 
+def test_a_date_cell_excel_shows_as_hashes_fails_as_out_of_range_not_as_no_iso_date(
+    tmp_path: Path,
+):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Email", "Mobile", "Note", "When"])
+    sheet.append(["a@example.com", "9876543210", "good", 46086.5])
+    sheet.append(["b@example.com", "9876543210", "far", 3000000])  # Excel shows ########
+    sheet.append(["c@example.com", "9876543210", "general", 46086])
+    for row in (2, 3):
+        sheet.cell(row=row, column=4).number_format = "dd/mm/yyyy hh:mm"
+    book.save(tmp_path / "in.xlsx")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING % "iso", encoding="utf-8")
+    done = run_cli("validate", tmp_path / "in.xlsx", "-m", mapping)
+    assert done.returncode == 1, done.stderr
+    assert (
+        f"  row 3  InvalidValue  activity.datetime: '3000000' in column 'When' {OUT_OF_RANGE}\n"
+        in done.stdout
+    )
+    assert (
+        "  row 4  InvalidValue  activity.datetime: '46086' in column 'When' is a number, not an "
+        "ISO date-time: if the column holds Excel serial dates (days since 1900), set format: "
+        "excel on the rule\n" in done.stdout
+    )
+    assert "3 rows: 1 map, 2 fail" in done.stdout
+
+
 def test_validate_hints_at_month_first_when_most_failing_rows_read_that_way(tmp_path: Path):
     rows = [
         ["a@example.com", "", "", "01/02/2026 10:00"],  # maps either way
