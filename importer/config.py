@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from importer.errors import ConfigError, Problem
+from importer.source import clean_name
 
 ValueType = Literal["text", "number", "integer", "date", "datetime", "phone", "email", "boolean"]
 VALUE_TYPES: tuple[str, ...] = ValueType.__args__  # type: ignore[attr-defined]
@@ -68,6 +70,17 @@ class Rule(_Model):
         if not isinstance(data, dict):
             raise ValueError("must be a column name or a table with column, value or template")
         return data
+
+    @field_validator("column")
+    @classmethod
+    def _column_name(cls, column: str | None) -> str | None:
+        """Compared as header names are: trimmed, in Unicode NFC form."""
+        return clean_name(column) if column is not None else None
+
+    @field_validator("template")
+    @classmethod
+    def _template_names(cls, template: str | None) -> str | None:
+        return unicodedata.normalize("NFC", template) if template is not None else None
 
     @field_validator("timezone")
     @classmethod

@@ -24,7 +24,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -40,9 +39,11 @@ from importer.encoding import decide_encoding
 from importer.errors import SourceError
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
+    HEADER_SEARCH_ROWS,
     BadRow,
     Chunk,
     Source,
+    clean_name,
     row_number,
     split_result_columns,
 )
@@ -53,7 +54,6 @@ DELIMITERS = (",", ";", "\t", "|")
 CSV_BLOCK_BYTES = 2 << 20
 _BLOCK = 1 << 20
 #: How many rows ``find_header_row`` looks through for the mapped column names.
-HEADER_SEARCH_ROWS = 30
 
 
 class CsvSource(Source):
@@ -406,13 +406,6 @@ def _width_message(found: int, width: int) -> str:
             "unquoted value? Quote that value or remove the extra delimiter"
         )
     return f"row has {found} fields but the header has {width}: fill in the missing fields"
-
-
-def clean_name(name: str) -> str:
-    """A column name as it is compared: without NULs, byte-order marks and surrounding white
-    space, in Unicode NFC form (``Café`` typed with a combining accent matches ``Café``)."""
-    name = name.replace("\x00", "").strip().lstrip("\ufeff").strip()
-    return unicodedata.normalize("NFC", name)
 
 
 def _without_nul(lines: Iterable[str]) -> Iterator[str]:

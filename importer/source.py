@@ -14,6 +14,7 @@ column supplies the row numbers and its other result columns are dropped.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ EXCEL_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xlsb": "xlsb", ".xls": "xl
 #: Columns that lsq-import adds to its result files; dropped when such a file is read back in.
 RESULT_COLUMNS = ("_row", "_error_type", "_error", "_activity_id", "_lead_id", "_note")
 DEFAULT_CHUNK_ROWS = 50_000  # Excel rows per chunk
+#: How far below the header row ``find_header_row`` looks for the mapped columns.
+HEADER_SEARCH_ROWS = 30
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,13 @@ class Source:
         raise NotImplementedError
 
 
+def clean_name(name: str) -> str:
+    """A column name as it is compared: without NULs, byte-order marks and surrounding white
+    space, in Unicode NFC form (``Café`` typed with a combining accent matches ``Café``)."""
+    name = name.replace("\x00", "").strip().lstrip("\ufeff").strip()
+    return unicodedata.normalize("NFC", name)
+
+
 def open_source(
     path: str | Path,
     *,
@@ -113,7 +123,9 @@ def open_source(
         from importer.workbook import ExcelSource
 
         named = suffix or "without a suffix" if promised != kind else None
-        return ExcelSource(path, sheet, kind=kind, values=excel_values, named=named)
+        return ExcelSource(
+            path, sheet, kind=kind, values=excel_values, named=named, header_row=header_row
+        )
     if kind is not None:
         raise SourceError(f"{path.name}: {NOT_A_SHEET[kind]}")
     if promised is not None or suffix == ".numbers":

@@ -32,10 +32,12 @@ from importer import xls_extras, xlsx_extras
 from importer.errors import SourceError
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
+    HEADER_SEARCH_ROWS,
     KIND_SUFFIX,
     BadRow,
     Chunk,
     Source,
+    clean_name,
     row_number,
     split_result_columns,
 )
@@ -70,9 +72,11 @@ class ExcelSource(Source):
         kind: str = "xlsx",
         values: str = "shown",
         named: str | None = None,
+        header_row: int = 1,
     ) -> None:
         """``kind`` is what the file is (``open_source`` sniffs it); ``named`` the suffix it
-        carries when that says otherwise; ``values`` ``raw`` ignores number formats."""
+        carries when that says otherwise; ``values`` ``raw`` ignores number formats;
+        ``header_row`` the sheet row of the column names (1: the first row with anything)."""
         self.path = path
         self.kind = kind
         self._values = values
@@ -89,7 +93,13 @@ class ExcelSource(Source):
         metas = [m for m in self._book.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
         self.sheet_name = _pick_sheet(path, metas, sheet)
         self._sheet = self._load(self.sheet_name)
-        header = self._find_header()
+        header = self._find_header(header_row)
+        if header is None and header_row > 1:
+            raise SourceError(
+                f"{path.name}: source.header_row is {header_row} but row {header_row} of sheet "
+                f"{self.sheet_name!r} is empty; give the number of the row that holds the column "
+                "names (the first row is 1)"
+            )
         if header is None:
             raise SourceError(_empty_message(path, metas, self.sheet_name))
         self._header_row, self._raw_header = header
@@ -114,13 +124,32 @@ class ExcelSource(Source):
                 "then run again"
             ) from None
 
-    def _find_header(self) -> tuple[int, list[str]] | None:
+    def _find_header(self, header_row: int) -> tuple[int, list[str]] | None:
+        """The header's row and names: row ``header_row`` if it is above 1, else the first row
+        with anything in it."""
         for number, values, _ in self._rows(noted=False):
             texts = [value_text(v) for v in values]
-            if any(t.strip() for t in texts):
-                while texts and not texts[-1].strip():
-                    texts.pop()
-                return number, [t.strip() for t in texts]
+            if number < header_row:
+                continue
+            if number > header_row > 1 or not any(t.strip() for t in texts):
+                if header_row > 1:
+                    return None
+                continue
+            while texts and not texts[-1].strip():
+                texts.pop()
+            return number, [clean_name(t) for t in texts]
+        return None
+
+    def find_header_row(self, names: list[str]) -> int | None:
+        """The first row below the header that holds every one of ``names``, or None."""
+        wanted = {clean_name(name) for name in names}
+        if not wanted:
+            return None
+        for number, values, _ in self._rows(noted=False):
+            if number > self._header_row + HEADER_SEARCH_ROWS:
+                break
+            if number > self._header_row and wanted <= {clean_name(value_text(v)) for v in values}:
+                return number
         return None
 
     def _rows(self, until: int = 0, *, noted: bool = True) -> Iterator[Row]:

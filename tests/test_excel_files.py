@@ -562,3 +562,67 @@ def test_init_mapping_never_picks_a_hidden_sheet(tmp_path: Path):
     text = tmp_path / "book.csv"
     text.write_text("Email,Name\n", encoding="utf-8")
     assert pick_sheet(text) is None
+
+
+# --- title rows and column names -------------------------------------------------------------
+
+
+def titled_book(path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Export"
+    sheet.append(["Site visits export"])
+    sheet.append(["Generated 03/12/2026"])
+    sheet.append(["Email", "Name", "Ville"])
+    sheet.append(["ann@example.com", "Ann", "Pune"])
+    sheet.append([])
+    sheet.append(["bob@example.com", "Bob", "Nagpur"])
+    workbook.save(path)
+    return path
+
+
+def test_title_rows_above_a_workbooks_header_hint_at_header_row(tmp_path: Path):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MINIMAL_MAPPING, encoding="utf-8")
+    done = run_cli("validate", titled_book(tmp_path / "in.xlsx"), "-m", mapping)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "  lead.attributes.EmailAddress: column 'Email' is mapped but not in the file; columns "
+        "are: 'Site visits export'",
+        "  lead.attributes.FirstName: column 'Name' is mapped but not in the file; columns are: "
+        "'Site visits export'",
+        "  source.header_row: the mapped columns are in row 3 of the file, below the header row "
+        "read: set source.header_row: 3 in the mapping (rows above it are then skipped as "
+        "titles)",
+    ]
+
+
+def test_header_row_reads_a_workbook_from_that_row(tmp_path: Path):
+    path = titled_book(tmp_path / "in.xlsx")
+    assert read_all(path, header_row=3) == (
+        [(4, ["ann@example.com", "Ann", "Pune"]), (6, ["bob@example.com", "Bob", "Nagpur"])],
+        [],
+    )
+    assert message(path, header_row=5) == (
+        "in.xlsx: source.header_row is 5 but row 5 of sheet 'Export' is empty; give the number "
+        "of the row that holds the column names (the first row is 1)"
+    )
+    assert message(path, header_row=40).startswith("in.xlsx: source.header_row is 40 but row 40")
+
+
+def test_column_names_match_whatever_unicode_form_each_side_was_typed_in(tmp_path: Path):
+    decomposed, composed = "Cafe\u0301", "Caf\u00e9"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Email", f" {decomposed} "])
+    workbook.active.append(["ann@example.com", "Latte"])
+    workbook.save(tmp_path / "in.xlsx")
+    assert open_source(tmp_path / "in.xlsx").header == ["Email", composed]
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        MINIMAL_MAPPING.replace("FirstName: Name", f"FirstName: {composed}")
+        + f"  note: {{template: 'Order: {{{decomposed}}}'}}\n",
+        encoding="utf-8",
+    )
+    done = run_cli("validate", tmp_path / "in.xlsx", "-m", mapping)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert done.stdout.endswith("1 row: 1 map, 0 fail\n"), done.stdout
