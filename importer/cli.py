@@ -456,7 +456,7 @@ def _send(
     from importer.limiter import Rate
     from importer.outage import OutagePolicy
     from importer.pipeline import RunOptions, StopSwitch, run_import
-    from importer.progress import BarProgress, SilentProgress
+    from importer.progress import BarProgress, Progress, SilentProgress
     from importer.sandbox import SandboxConfig, parse_rate, serve
 
     rate_text = sending["rate_text"]
@@ -479,6 +479,7 @@ def _send(
     )
     quiet = sending["quiet"]
     connection = None if use_sandbox else resolve_connection(sending["host"], sending["region"])
+    progress: Progress
     if quiet:
         progress = SilentProgress()
     elif sys.stderr.isatty():
@@ -651,7 +652,7 @@ def _print_summary(summary: RunSummary, fresh: bool = False) -> None:
             f"lsq-import retry {out} sends them again.",
             err=True,
         )
-    written = [out / name for name in OUTCOME_FILES if (out / name).is_file()]
+    written = [out / n for n in OUTCOME_FILES if out is not None and (out / n).is_file()]
     if written:
         click.echo(f"Results: {', '.join(map(str, written))}")
 

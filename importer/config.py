@@ -313,7 +313,7 @@ _TextLoader.yaml_implicit_resolvers = {
 def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(

@@ -214,7 +214,8 @@ def checked_against(account: Account, mapping: Mapping) -> str:
     code = event_code(mapping)
     activity = account.activity_type(code) if code is not None else None
     event = f"the event code {code}" if code is not None else "the event codes"
-    checked, skipped = [], []
+    checked: list[str] = []
+    skipped: list[str] = []
     (checked if account.lead_fields_listed else skipped).append("the lead fields")
     (checked if account.activity_types_listed else skipped).append(event)
     if code is not None:

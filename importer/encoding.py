@@ -43,8 +43,9 @@ _UTF8_SEQUENCE = re.compile(
     rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
     rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
 )
-_WINDOWS_CODE_PAGES = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "cp1255")
-_WINDOWS_CODE_PAGES += ("cp1256", "cp1258", "cp874", "cp932", "cp936", "cp949", "cp950")
+_WINDOWS_CODE_PAGES: tuple[str, ...] = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254")
+_WINDOWS_CODE_PAGES += ("cp1257", "cp1255", "cp1256", "cp1258", "cp874", "cp932", "cp936")
+_WINDOWS_CODE_PAGES += ("cp949", "cp950")
 #: How far in chaos (charset-normalizer's measure of garbled text, 0 to 1) a code page may be
 #: from the best and still be considered; and, within that, what counts as a tie.
 _CHAOS_RANGE = 0.1

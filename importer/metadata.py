@@ -20,7 +20,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from importer.account import (
     NO_USER,
@@ -134,11 +134,14 @@ async def fetch_account(
     try:
         user = await attempt(lambda own: _user(client, own))
         wanted = events or []
-        leads, types, *fields = await _together(
+        answers = await _together(
             attempt(lambda own: lead_fields(client, own)),
             attempt(lambda own: activity_types(client, own)),
             *(attempt(partial(activity_fields, client, code)) for code in wanted),
-        )
+        )  # one list of three kinds: typed again here
+        leads = cast(tuple[FieldInfo, ...] | Unreadable, answers[0])
+        types = cast(tuple[ActivityType, ...] | Unreadable, answers[1])
+        fields = cast(list[tuple[FieldInfo, ...] | Unreadable], answers[2:])
         known = dict(zip(wanted, fields, strict=True))
         if events is None and not isinstance(types, Unreadable):  # the list comes first
             every = await _together(

@@ -24,7 +24,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from importer.errors import ConfigError, OutputError, Problem
 
@@ -50,7 +50,7 @@ def open_private(
     fd = os.open(path, _FLAGS[mode], FILE_MODE)
     try:
         _restrict(fd)
-        return open(fd, mode, encoding=encoding, newline=newline)  # the caller closes it
+        return cast(TextIO, open(fd, mode, encoding=encoding, newline=newline))  # caller closes
     except BaseException:
         os.close(fd)
         raise

@@ -87,6 +87,8 @@ FATAL, MAX_ROWS, OUTAGE, OUTPUT = "fatal", "max_rows", "outage", "output"
 #: The files a run writes in its folder that hold its outcomes: a run starting in a folder with
 #: no journal moves those it finds aside rather than write over them.
 OUTCOME_FILES = (SUCCESS_FILE, FAILURES_FILE, SUMMARY_FILE)
+#: A row that did not map: (row, error type, message, cells).
+Failed = tuple[int, str, str, list[str]]
 #: Every file of a run: ``fresh`` moves them all aside, the journal last.
 RUN_FILES = (
     *OUTCOME_FILES,
@@ -839,8 +841,13 @@ class _Run:
         while (
             mapped := await asyncio.to_thread(_next_mapped, chunks, self.plan, wanted)
         ) is not None:
-            good = ((mapped.rows[position], position) for position in mapped.good())
-            failures = ((failure[0], failure) for failure in mapped.failures())
+            # a row that mapped is its position in the chunk; one that did not, its failure
+            good: Iterator[tuple[int, int | Failed]] = (
+                (mapped.rows[position], position) for position in mapped.good()
+            )
+            failures: Iterator[tuple[int, int | Failed]] = (
+                (failure[0], failure) for failure in mapped.failures()
+            )
             for row, item in heapq.merge(good, failures, key=lambda pair: pair[0]):
                 if not wanted(row):
                     continue

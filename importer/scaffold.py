@@ -445,9 +445,9 @@ def _render(
         f"  event: {activity.code}" + (f"  # {activity.name}" if activity.name else ""),
     ]
     for key in ("note", "datetime"):
-        column = next((c for c, m in matched.items() if m.path == f"activity.{key}"), None)
-        if column is not None:
-            lines.append(f"  {key}: {rule_for(column)}")
+        found = next((c for c, m in matched.items() if m.path == f"activity.{key}"), None)
+        if found is not None:
+            lines.append(f"  {key}: {rule_for(found)}")
     plain = section("activity.fields.")
     if plain:
         lines.append("  fields:")

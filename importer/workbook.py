@@ -22,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,7 +52,7 @@ KIND_NAMES = {
     "ods": "OpenDocument spreadsheet (.ods)",
 }
 
-Row = tuple[int, list[object], dict[int, Note] | None]
+Row = tuple[int, list[Any], dict[int, Note] | None]
 #: For each kind of workbook, where the cells come from whose value calamine gives without the
 #: whole truth (errors, unsaved formulas, digit-changing formats): ``sheet_notes(path, sheet,
 #: shown)``, yielding (row, {column: Note}) in sheet order.
@@ -267,7 +268,7 @@ class ExcelSource(Source):
         columns = list(zip(*records, strict=True)) if records else [()] * kept
         texts = [_text_column(column) for column in columns]
         for (column, number_format), indexes in shown.items():
-            values: list[float] = [columns[column][i] for i in indexes]  # type: ignore[misc]
+            values: list[float] = [columns[column][i] for i in indexes]
             for index, text in zip(indexes, number_format.many(values), strict=True):
                 texts[column][index] = text
         table = pa.table(
@@ -328,7 +329,7 @@ class ExcelSource(Source):
 
 def _filled(value: object) -> bool:
     """Whether a cell shows anything: a number or date always does, text unless blank."""
-    return value.__class__ is not str or bool(value.strip())  # type: ignore[attr-defined]
+    return value.__class__ is not str or bool(value.strip())
 
 
 def _text_column(values: tuple[object, ...]) -> list[str]:
@@ -345,7 +346,7 @@ def _text_column(values: tuple[object, ...]) -> list[str]:
             converted = _float_texts([values[i] for i in indexes])  # type: ignore[misc]
         elif kind in (dt.datetime, dt.date):
             pattern = "%Y-%m-%d %H:%M:%S" if kind is dt.datetime else "%Y-%m-%d"
-            converted = _date_texts([values[i] for i in indexes], pattern)
+            converted = _date_texts([values[i] for i in indexes], pattern)  # type: ignore[misc]
         else:
             converted = [value_text(values[i]) for i in indexes]
         for index, text in zip(indexes, converted, strict=True):
@@ -438,7 +439,7 @@ def value_text(value: object) -> str:
     """A cell's value as the text it shows: dates as ISO date-times, numbers without float
     noise, booleans as TRUE/FALSE, durations as hours:minutes:seconds."""
     if value.__class__ is float:  # the most common, first
-        return number_text(value)  # type: ignore[arg-type]
+        return number_text(value)
     if value is None:
         return ""
     if isinstance(value, str):

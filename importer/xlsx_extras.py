@@ -190,7 +190,9 @@ class _Layout:
 
 
 def _split_sections(code: str) -> list[str]:
-    sections, current, quoted = [], [], False
+    sections: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in code:
         if char == '"':
             quoted = not quoted

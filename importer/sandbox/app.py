@@ -15,6 +15,7 @@ echoes the keys, as some proxies do (``echo.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -244,10 +245,10 @@ def _parse_create_custom(state: State, body: Any) -> _Call:
     call.search_by, call.search_value = search_by, call.lead_fields[search_by]
 
     event = activity.get("ActivityEvent")
-    try:
-        code = int(event) if not isinstance(event, bool) else None
-    except (TypeError, ValueError):
-        code = None
+    code = None
+    if isinstance(event, int | float | str) and not isinstance(event, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            code = int(event)
     activity_type = schema.activity_type(code) if code is not None else None
     if activity_type is None:
         raise MXError("MXInvalidActivityException", f"Invalid activity event code: {event!r}")
