@@ -3,17 +3,21 @@ every cell as the text the sheet shows.
 
 python-calamine reads the values of every kind of workbook (in Rust, several times faster than
 openpyxl: BENCHMARKS.md). It does not pass on error cells, formulas saved without a result, or
-number formats; for .xlsx/.xlsm those come from ``xlsx_extras``, which reads only the cells that
-need them. What each kind gives:
+number formats; those come from one extras module per kind, each reading the file itself for
+only the cells that need it. What each kind gives, and from where:
 
-============  ======  ========  ===========  ==============  ==============
-kind          values  dates     merges       error cells     number formats
-============  ======  ========  ===========  ==============  ==============
-.xlsx/.xlsm   yes     yes       yes          yes (extras)    yes (extras)
-.xls          yes     yes       yes          no (empty)      no (General)
-.xlsb         yes     yes       no           no (empty)      no (General)
-.ods          yes     yes       no           no (empty)      no (General)
-============  ======  ========  ===========  ==============  ==============
+============  ======  =====  ===============  ===============  ===============
+kind          values  dates  merges           error cells      number formats
+============  ======  =====  ===============  ===============  ===============
+.xlsx/.xlsm   yes     yes    yes              ``xlsx_extras``  ``xlsx_extras``
+.xls          yes     yes    yes              ``xls_extras``   ``xls_extras``
+.xlsb         yes     yes    ``xlsb_extras``  ``xlsb_extras``  ``xlsb_extras``
+.ods          yes     yes    ``ods_extras``   ``ods_extras``   ``ods_extras``
+============  ======  =====  ===============  ===============  ===============
+
+(calamine gives an error cell as empty text, or for .ods as the number stored with it; a
+number without its format; and no merged ranges for .xlsb and .ods.) A new kind plugs its
+extras in at ``EXTRAS`` and, if calamine gives no merges for it, ``MERGES``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine as calamine
 
-from importer import xls_extras, xlsx_extras
+from importer import ods_extras, xls_extras, xlsb_extras, xlsx_extras
 from importer.errors import SourceError
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
@@ -59,6 +63,15 @@ Row = tuple[int, list[Any], dict[int, Note] | None]
 EXTRAS: dict[str, Callable[[Path, str, bool], Iterator[tuple[int, dict[int, Note]]]]] = {
     "xlsx": xlsx_extras.sheet_notes,
     "xls": xls_extras.sheet_notes,
+    "xlsb": xlsb_extras.sheet_notes,
+    "ods": ods_extras.sheet_notes,
+}
+Range = tuple[tuple[int, int], tuple[int, int]]
+#: Where the merged ranges come from for the kinds calamine gives none for (its
+#: ``merged_cell_ranges`` is None): ``merged_ranges(path, sheet)``, 0-based and inclusive.
+MERGES: dict[str, Callable[[Path, str], list[Range]]] = {
+    "xlsb": xlsb_extras.merged_ranges,
+    "ods": ods_extras.merged_ranges,
 }
 
 
@@ -108,10 +121,17 @@ class ExcelSource(Source):
         shown = KIND_NAMES[kind]
         if named:
             shown = f"{'Excel workbook (.xlsx)' if kind == 'xlsx' else shown}, though named {named}"
-        skipped = [m.name for m in metas[: [m.name for m in metas].index(self.sheet_name)]]
+        names = [m.name for m in metas]
+        skipped = [] if sheet is not None else names[: names.index(self.sheet_name)]
         hidden = ", ".join(repr(n) for n in skipped)
         hidden = f" (the first visible one; hidden: {hidden})" if skipped else ""
         self.description = f"{shown}, sheet {self.sheet_name!r}{hidden}"
+        if skipped:  # a run says it too: a hidden sheet is never passed over silently
+            self.notes = [
+                f"{path.name}: reading sheet {self.sheet_name!r}, the first visible one; hidden "
+                f"sheets passed over: {', '.join(repr(n) for n in skipped)} (source.sheet picks "
+                "another)"
+            ]
 
     def _load(self, name: str) -> calamine.CalamineSheet:
         try:
@@ -321,7 +341,16 @@ class ExcelSource(Source):
     def _merges(self) -> dict[int, list[tuple[int, int, int, int]]]:
         """Merged ranges by the sheet row (1-based) they start on: (top, left, bottom, right)."""
         found: dict[int, list[tuple[int, int, int, int]]] = {}
-        for (top, left), (bottom, right) in self._sheet.merged_cell_ranges or ():
+        ranges: list[Range] | None = self._sheet.merged_cell_ranges
+        if ranges is None and self.kind in MERGES:
+            try:
+                ranges = MERGES[self.kind](self.path, self.sheet_name)
+            except XlsxPartError as exc:
+                raise SourceError(
+                    f"{self.path.name}: sheet {self.sheet_name!r} cannot be read: {exc}; open "
+                    "the workbook in Excel or LibreOffice, save it again, then run again"
+                ) from None
+        for (top, left), (bottom, right) in ranges or ():
             if top + 1 > self._header_row:
                 found.setdefault(top + 1, []).append((top + 1, left, bottom + 1, right))
         return found

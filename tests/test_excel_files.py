@@ -61,8 +61,14 @@ def test_the_first_visible_sheet_is_read_and_the_hidden_one_named(book: Path):
     source = open_source(book)
     assert source.sheet_name == "Leads"
     assert source.description == "Excel, sheet 'Leads' (the first visible one; hidden: 'Old copy')"
-    # asked for by name, a hidden sheet is read
+    assert source.notes == [
+        "book.xlsx: reading sheet 'Leads', the first visible one; hidden sheets passed over: "
+        "'Old copy' (source.sheet picks another)"
+    ]
+    # asked for by name, a hidden sheet is read, and a named sheet is just itself
     assert read_all(book, sheet="Old copy")[0] == [(2, ["stale@x.com", "Stale"])]
+    named = open_source(book, sheet="Notes")
+    assert (named.description, named.notes) == ("Excel, sheet 'Notes'", [])
     assert message(book, sheet="Leeds") == (
         "book.xlsx: no sheet 'Leeds'; its sheets are 'Old copy' (hidden), 'Leads', 'Notes'. Set "
         "source.sheet to one of them, or to a 0-based index"
