@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from baseline_limiter import BaselineAdapter  # noqa: E402
 
 import importer.pipeline  # noqa: E402
-from importer.config import load_mapping  # noqa: E402
 from importer.connection import Connection  # noqa: E402
 from importer.limiter import Rate, RateLimiter  # noqa: E402
-from importer.pipeline import RunOptions, run_import  # noqa: E402
+from importer.pipeline import run_import  # noqa: E402
+from importer.request import RunOptions, RunRequest  # noqa: E402
 from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # noqa: E402
 
 HEADERS = {"x-LSQ-AccessKey": DEFAULT_ACCESS_KEY, "x-LSQ-SecretKey": DEFAULT_SECRET_KEY}
@@ -136,14 +136,9 @@ async def one_run(sandbox: str, target: str, rows: int, rate: Rate, limiter, sha
         data, out = Path(folder) / "in.csv", Path(folder) / "out"
         write_rows(data, rows)
         mapping = ROOT / "mappings" / "site_visits.yaml"
-        summary = await run_import(
-            data,
-            load_mapping(mapping),
-            mapping,
-            out,
-            Connection(target, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY),
-            RunOptions(rate=rate, check_account=False, log_path=out / "calls.jsonl"),
-        )
+        connection = Connection(target, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY)
+        options = RunOptions(rate=rate, check_account=False, log_path=out / "calls.jsonl")
+        summary = await run_import(RunRequest(data, mapping, out, connection, options))
         log = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
     stop.set()
     theirs = await other if other else 0

@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 from importer.config import load_mapping  # noqa: E402
 from importer.connection import Connection  # noqa: E402
 from importer.limiter import Rate  # noqa: E402
-from importer.pipeline import RunOptions, run_import  # noqa: E402
+from importer.pipeline import run_import  # noqa: E402
+from importer.request import RunOptions, RunRequest  # noqa: E402
 from importer.sandbox import parse_rate  # noqa: E402
 from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # noqa: E402
 from importer.validation import open_input  # noqa: E402
@@ -133,7 +134,6 @@ async def importer(url: str, rows: int, rate: Rate) -> dict:
         with open(ROOT / "data_samples" / "site_visits.csv", encoding="utf-8-sig") as handle:
             records = list(csv.reader(handle))
         header, body = records[0], [r for r in records[1:] if len(r) == len(records[0])]
-        mapping = load_mapping(ROOT / "mappings" / "site_visits.yaml")
         with open(data, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
@@ -150,13 +150,10 @@ async def importer(url: str, rows: int, rate: Rate) -> dict:
                 if written == rows:
                     break
         connection = Connection(url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY)
+        mapping = ROOT / "mappings" / "site_visits.yaml"
+        out = Path(folder) / "out"
         summary = await run_import(
-            data,
-            mapping,
-            ROOT / "mappings" / "site_visits.yaml",
-            Path(folder) / "out",
-            connection,
-            RunOptions(rate=rate),
+            RunRequest(data, mapping, out, connection, RunOptions(rate=rate))
         )
         return {"succeeded": summary.succeeded, "failed": summary.failed_by_type}
 

@@ -1,14 +1,81 @@
 """lsq-import: load CSV and Excel spreadsheets into LeadSquared as leads and activities.
 
-The data's path through the package, one module per stage:
+The Python API (``importer.api``), importable from here::
 
-    source.py      read a CSV or Excel file as text, in chunks, with spreadsheet row numbers
-    config.py      load and check a column-mapping YAML file
-    mapping.py     fit the mapping to the file's header; map chunks; build CreateCustom payloads
-    convert.py     value conversions, a column at a time (phone.py: phone numbers)
-    results.py     write per-row results as they finish
-    validation.py  the offline check behind ``lsq-import validate``
-    cli.py         the command line
+    import importer
+
+    mapping = importer.load_mapping("mappings/site_visits.yaml")
+    report = importer.validate("data_samples/site_visits.csv", mapping)
+    summary = importer.run(importer.RunRequest(input=..., mapping=..., out_dir=..., connection=...))
+
+The names are loaded on first use, so ``lsq-import --help`` does not import pandas. The data's
+path through the modules is drawn in ARCHITECTURE.md.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from importer.api import (
+        Account,
+        ConfigError,
+        Connection,
+        Mapping,
+        OutputError,
+        Rate,
+        RunningSandbox,
+        RunOptions,
+        RunRequest,
+        RunSummary,
+        SandboxConfig,
+        SourceError,
+        StopSwitch,
+        ValidationReport,
+        connect,
+        load_mapping,
+        parse_mapping,
+        run,
+        run_import,
+        serve_sandbox,
+        validate,
+    )
+
+__all__ = [
+    "Account",
+    "ConfigError",
+    "Connection",
+    "Mapping",
+    "OutputError",
+    "Rate",
+    "RunOptions",
+    "RunRequest",
+    "RunSummary",
+    "RunningSandbox",
+    "SandboxConfig",
+    "SourceError",
+    "StopSwitch",
+    "ValidationReport",
+    "connect",
+    "load_mapping",
+    "parse_mapping",
+    "run",
+    "run_import",
+    "serve_sandbox",
+    "validate",
+]
+_API = frozenset(__all__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from importer import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'importer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

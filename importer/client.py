@@ -33,27 +33,18 @@ from typing import Any
 import aiohttp
 
 from importer import __version__
+from importer.backoff import Backoff
 from importer.calllog import CallLog
 from importer.connection import Connection
-from importer.errors import OutputError
+from importer.errors import CallLost, CallNotSent, LookupFailed, OutputError, RunStopped
 from importer.limiter import Lesson, RateLimiter, Stamp
 from importer.outage import Link, OutagePolicy
 from importer.responses import Answer, Verdict, classify_response, read_json
 
 CREATE_CUSTOM = "/v2/ProspectActivity.svc/CreateCustom"
+#: The wait before a read-only call's next attempt: 0.2, 0.4, 0.8, then 1 s.
+LOOKUP_BACKOFF = Backoff(base=0.2, cap=1.0)
 WHOAMI = "/v2/Authentication.svc/UserByAccessKey.Get"  # answers on any host: the probe
-
-
-class CallNotSent(Exception):
-    """The call failed before reaching the server (no connection)."""
-
-
-class CallLost(Exception):
-    """The call may have reached the server, but its answer was lost (timeout, disconnect)."""
-
-
-class RunStopped(Exception):
-    """The run was stopped while this call waited for its turn: it was not sent."""
 
 
 async def _first(*awaitables: Any) -> None:
@@ -130,20 +121,6 @@ def classify_read(status: int, text: str) -> tuple[Answer, Any]:
 _QUERY = re.compile(r"""(https?://[^\s?#'"]*)\?[^\s#'"]*""", re.IGNORECASE)
 #: The error of a row's call as the log holds it, without --log-payloads.
 _WITHHELD = "the answer's text is not logged: it may hold the row's data (--log-payloads logs it)"
-
-
-class LookupFailed(Exception):
-    """A read-only call could not be made to answer. ``fatal``: the keys or the host were
-    refused, as they would be for every call."""
-
-    def __init__(
-        self, message: str, fatal: bool = False, detail: str = "", reached: bool = True
-    ) -> None:
-        super().__init__(message)
-        self.fatal = fatal
-        self.detail = detail or message  # the answer's own message, without its type
-        #: The host answered (with an error); False: no answer came (connection, timeout).
-        self.reached = reached
 
 
 @dataclass
@@ -418,7 +395,7 @@ class LeadSquaredClient:
                 failures += 1
                 if failures >= attempts:
                     raise LookupFailed(str(exc), reached=False) from None
-                await self.pause(min(2**failures, 10) * 0.1)
+                await self.pause(LOOKUP_BACKOFF.delay(failures))
                 continue
             answer = reply.answer
             if answer.verdict is Verdict.THROTTLED:
@@ -432,4 +409,4 @@ class LeadSquaredClient:
                     answer.verdict is Verdict.FATAL,
                     answer.message,
                 )
-            await self.pause(min(2**failures, 10) * 0.1)
+            await self.pause(LOOKUP_BACKOFF.delay(failures))

@@ -17,24 +17,26 @@ What the file's structure can get wrong, and what happens:
 - byte-order marks at the start of the header (an export that added its own to one already
   there) are dropped; header names are trimmed and put in Unicode NFC form, so that ``Café``
   typed on a Mac matches the mapping's ``Café``.
+
+The rows' spreadsheet numbers are kept in ``csv_numbering``; the file reaches Arrow as UTF-8
+through ``csv_stream``.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
+from importer.csv_numbering import Lines, Numbering, Numbers, count_breaks
+from importer.csv_stream import utf8_stream, without_nul
 from importer.encoding import decide_encoding
 from importer.errors import SourceError
 from importer.source import (
@@ -52,8 +54,6 @@ DELIMITERS = (",", ";", "\t", "|")
 #: CSV text per chunk. Arrow's reader holds several times this in memory: 2 MB keeps a run of
 #: any length under ~260 MB while the per-chunk overhead stays small (BENCHMARKS.md).
 CSV_BLOCK_BYTES = 2 << 20
-_BLOCK = 1 << 20
-#: How many rows ``find_header_row`` looks through for the mapped column names.
 
 
 class CsvSource(Source):
@@ -92,7 +92,7 @@ class CsvSource(Source):
             self.description += f", {self._nuls:,} {noun} removed"
         first: list[str] | None = None
         with self._open() as handle:
-            lines = _without_nul(handle)
+            lines = without_nul(handle)
             rows = csv.reader(lines, delimiter=self.delimiter)
             try:
                 for _ in range(header_row):
@@ -124,7 +124,7 @@ class CsvSource(Source):
         if not wanted:
             return None
         with self._open() as handle:
-            rows = csv.reader(_without_nul(handle), delimiter=self.delimiter)
+            rows = csv.reader(without_nul(handle), delimiter=self.delimiter)
             try:
                 for number, row in enumerate(rows, start=1):
                     if number > self.header_row + HEADER_SEARCH_ROWS:
@@ -147,9 +147,9 @@ class CsvSource(Source):
             return "skip"
 
         # A Python file object, not the path: given a path, Arrow reads ahead the whole file.
-        handle = _utf8_stream(self.path, self.encoding, strip_nul=self._nuls > 0)
-        numbering = _Numbering(self.delimiter, width, self.header_row + 1)
-        lines = _Lines()
+        handle = utf8_stream(self.path, self.encoding, strip_nul=self._nuls > 0)
+        numbering = Numbering(self.delimiter, width, self.header_row + 1)
+        lines = Lines()
         held: pa.Table | None = None  # one batch is held back, to check the file's end first
         try:
             reader = pa_csv.open_csv(
@@ -217,7 +217,7 @@ class CsvSource(Source):
                 "quote or remove it, then run again"
             )
 
-    def _chunk(self, table: pa.Table, numbers: _Numbers, lines: _Lines) -> Chunk:
+    def _chunk(self, table: pa.Table, numbers: Numbers, lines: Lines) -> Chunk:
         """The chunk as the mapping sees it: blank rows and rows a stray quote spoiled taken
         out, every row numbered."""
         rows = numbers.rows
@@ -294,10 +294,10 @@ class CsvSource(Source):
         delimiter), naming the lines; None if they do not. ``start``: the row's first line."""
         line = start
         for cell in cells:
-            count = _count_breaks(cell)
+            count = count_breaks(cell)
             if count and self.delimiter in cell:
                 shown = {"\t": "tab"}.get(self.delimiter, repr(self.delimiter))
-                end = line + _count_breaks(cell.rstrip("\r\n"))  # never closed: to the end
+                end = line + count_breaks(cell.rstrip("\r\n"))  # never closed: to the end
                 return (
                     f'a quote (") opened on line {line} makes one value of lines {line} to '
                     f"{end}, delimiters ({shown}) included, so the rows on those lines are not "
@@ -307,60 +307,6 @@ class CsvSource(Source):
                 )
             line += count
         return None
-
-
-@dataclass
-class _Lines:
-    """Across the chunks of one read: the line breaks inside cells so far (a row's line is its
-    number plus those before it), and those inside rows a stray quote spoiled (the rows after
-    one are numbered by their lines)."""
-
-    extra: int = 0
-    shift: int = 0
-
-
-@dataclass
-class _Numbers:
-    rows: list[int]
-    skipped: list[tuple[int, list[str], int]]  # rows the parser skipped: number, cells, breaks
-    blank: int
-
-
-class _Numbering:
-    """Gives the parsed rows their spreadsheet numbers.
-
-    The parser hands over good rows in batches and reports the rows it skips (wrong number of
-    fields) with their numbers, counted as a spreadsheet counts rows (header = 1, a quoted line
-    break does not start a row). The good rows fill the numbers the skipped ones leave free."""
-
-    def __init__(self, delimiter: str, width: int, first: int = 2) -> None:
-        self.next = first
-        self.delimiter = delimiter
-        self.width = width
-
-    def take(self, count: int, problems: list[tuple[int, str]], final: bool = False) -> _Numbers:
-        problems.sort()
-        skipped = {number for number, _ in problems}
-        end = self.next + count - 1
-        while True:  # widen the span by the skipped rows inside it
-            inside = sum(1 for n in skipped if self.next <= n <= end)
-            if self.next + count - 1 + inside == end:
-                break
-            end = self.next + count - 1 + inside
-        if final:
-            end = max([end, *skipped])
-        rows = [n for n in range(self.next, end + 1) if n not in skipped]
-        bad: list[tuple[int, list[str], int]] = []
-        blank = 0
-        for number, text in [p for p in problems if p[0] <= end]:
-            if not text.strip():
-                blank += 1
-                continue
-            cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter), [])
-            bad.append((number, cells, _count_breaks(text)))
-        problems[:] = [p for p in problems if p[0] > end]
-        self.next = end + 1
-        return _Numbers(rows, bad, blank)
 
 
 def _blank_rows(table: pa.Table) -> pa.Array:
@@ -390,11 +336,6 @@ def _line_breaks(table: pa.Table) -> list[int] | None:
     return None if total is None else total.to_pylist()
 
 
-def _count_breaks(text: str) -> int:
-    """Line breaks in ``text``: CR LF, LF or CR alone each count once."""
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
-
-
 def _record(table: pa.Table, position: int) -> list[str]:
     return [column[position].as_py() for column in table.columns]
 
@@ -406,52 +347,6 @@ def _width_message(found: int, width: int) -> str:
             "unquoted value? Quote that value or remove the extra delimiter"
         )
     return f"row has {found} fields but the header has {width}: fill in the missing fields"
-
-
-def _without_nul(lines: Iterable[str]) -> Iterator[str]:
-    for line in lines:
-        yield line.replace("\x00", "")
-
-
-class _Utf8Stream(io.RawIOBase):
-    """The file as UTF-8 bytes for Arrow, decoded a block at a time, NUL characters removed."""
-
-    def __init__(self, path: Path, encoding: str, strip_nul: bool) -> None:
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed with the stream
-        self._utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
-        self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        self._strip_nul = strip_nul
-        self._buffer = b""
-        self._ended = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer and not self._ended:
-            block = self._raw.read(_BLOCK)
-            self._ended = not block
-            if self._utf8:
-                data = block
-            else:
-                data = self._decoder.decode(block, final=self._ended).encode("utf-8")
-            self._buffer = data.replace(b"\x00", b"") if self._strip_nul else data
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def _utf8_stream(path: Path, encoding: str, strip_nul: bool) -> BinaryIO:
-    """What Arrow reads: the file itself when it is UTF-8 with nothing to remove (the fast,
-    usual case), else the file decoded to UTF-8 a block at a time."""
-    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") and not strip_nul:
-        return open(path, "rb")
-    return io.BufferedReader(_Utf8Stream(path, encoding, strip_nul), _BLOCK)
 
 
 def detect_delimiter(sample: str) -> str:

@@ -24,13 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from importer.client import (
-    CREATE_CUSTOM,
+from importer.backoff import Backoff
+from importer.client import CREATE_CUSTOM, Counters, LeadSquaredClient
+from importer.errors import (
     CallLost,
     CallNotSent,
-    Counters,
-    LeadSquaredClient,
+    FatalError,
+    HostUnreachable,
     LookupFailed,
+    OutcomeUnknown,
     RunStopped,
 )
 from importer.failures import (
@@ -41,7 +43,7 @@ from importer.failures import (
     OUTCOME_UNKNOWN,
 )
 from importer.journal import Attempt
-from importer.outage import HostUnreachable
+from importer.outage import Link
 from importer.responses import Answer, Verdict, classify_response
 
 __all__ = [
@@ -71,7 +73,8 @@ _NOTE_KEYS = ("ActivityEvent_Note", "ActivityNote", "Note", "NotableEventDescrip
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try. Backoff is full jitter: a random wait up to base * 2**n, capped."""
+    """How hard to try. Backoff is full jitter: a random wait up to base * 2**n, capped
+    (``backoff``, the rule in ``importer.backoff``)."""
 
     transient_retries: int = 5
     throttle_retries: int = 50
@@ -80,6 +83,11 @@ class RetryPolicy:
     #: After a lost answer that is not found landed, wait this long and look again before
     #: resending: the call may still be running on the server (a timeout is not a failure).
     settle: float = 30.0
+
+    @property
+    def backoff(self) -> Backoff:
+        """The wait before a row's next attempt after a transient failure."""
+        return Backoff(self.backoff_base, self.backoff_cap, jitter=True)
 
 
 @dataclass
@@ -121,10 +129,6 @@ class RowResult:
     possible_duplicate: bool = False
 
 
-class OutcomeUnknown(Exception):
-    """The run stopped while a lost call was being checked: it may or may not have landed."""
-
-
 class Ledger(Protocol):
     """Where a delivery writes down what it does: the run's journal (``journal.Journal``)."""
 
@@ -145,18 +149,6 @@ class Ledger(Protocol):
 #: Outcomes of a call and of a check, as the journal's attempts table holds them.
 NOT_SENT, LOST, CUT_OFF = "not_sent", "answer_lost", "cut_off"
 LANDED, NOT_LANDED, UNCHECKED, CHECK_STOPPED = "landed", "not_landed", "unknown", "stopped"
-
-
-class FatalError(Exception):
-    """The run cannot go on (bad keys, wrong host, a host that never answered).
-
-    ``row_error_type``: how the row it came with is recorded (its own call's answer may have
-    been lost: then it is OutcomeUnknown, checked by the next run)."""
-
-    def __init__(self, answer: Answer, row_error_type: str = "") -> None:
-        super().__init__(answer.message)
-        self.answer = answer
-        self.row_error_type = row_error_type or answer.error_type
 
 
 @dataclass
@@ -193,6 +185,20 @@ class Delivery:
         #: Called with the job as each CreateCustom leaves, after the ledger's mark (tests).
         self.before_send = before_send
         self.ledger = ledger
+
+    @property
+    def link(self) -> Link:
+        """The state of the connection to the host (an outage, the give-up)."""
+        return self.client.link
+
+    @property
+    def in_flight(self) -> int:
+        """Calls on the wire now."""
+        return self.client.on_wire
+
+    def stop(self) -> None:
+        """Send nothing more: calls waiting for their turn end as ``RunStopped``."""
+        self.client.stop()
 
     async def deliver(self, job: RowJob) -> RowResult:
         """Send one row until its outcome is known. Raises FatalError to stop the run."""
@@ -361,10 +367,7 @@ class Delivery:
                 error_type=error_type,
                 error=f"{message} (gave up after {tries.calls} attempts)",
             )
-        ceiling = min(
-            self.policy.backoff_cap, self.policy.backoff_base * 2 ** (tries.transient - 1)
-        )
-        await self.client.pause(self.random.uniform(0, ceiling))
+        await self.client.pause(self.policy.backoff.delay(tries.transient, self.random))
         return None
 
     def _failed(self, job: RowJob, tries: _Attempts, answer: Answer) -> RowResult:

@@ -4,7 +4,9 @@ A row's failure is recorded as an error type (``failures.csv``'s ``_error_type``
 ``error_type``). The classifier of LeadSquared's answers (``responses.classify_response``) takes
 its verdict from this table, the journal builds its SQL for "done for good" from it (resume and
 ``lsq-import retry`` send exactly the rows it leaves open), and the pipeline asks it which rows
-are looked up on their lead before they are sent again. Nothing else keeps a list.
+are looked up on their lead before they are sent again. Nothing else keeps a list. The
+exceptions some of these kinds come from are drawn in ``errors.py``'s tree: this table is the
+data of its row-level branch, ``RowFailed``.
 
     Next          what happens next                              a later run (resume, retry)
     RETRY_NOW     this run sends the row again (after a pause)   sends it again once this run's

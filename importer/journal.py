@@ -36,26 +36,32 @@ cost as much as the mark). An index on ``rows.activity_id`` tells a lost answer'
 whether an activity is already another row's (``Journal.claimed``): it is never credited twice.
 A journal of version 2 (no ``attempts``, no index) is upgraded in place when it is opened: both
 are created, its rows stay as they are, and it resumes.
+
+What a resumed run reads back (the rows done, the rows open, the results replayed) is in
+``snapshot``; the lock that keeps a second run out of the folder, in ``folder_lock``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import sqlite3
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from importer.failures import final_sql
-from importer.outdir import create_private, open_private, restrict
+from importer.errors import NothingSent
+
+# FolderLock, Replayed, RowSet and RowState are imported from here too (they were defined here).
+from importer.folder_lock import FolderLock as FolderLock
+from importer.outdir import create_private, restrict
+from importer.snapshot import Replayed as Replayed
+from importer.snapshot import RowSet as RowSet
+from importer.snapshot import RowState as RowState
+from importer.snapshot import Snapshot
 
 PENDING, SENDING, SUCCEEDED, FAILED = "pending", "sending", "succeeded", "failed"
 FILE_NAME = "journal.sqlite"
-#: A journaled row's (state, error type, first send time, last send time), times in UTC.
-RowState = tuple[str, str, str | None, str | None]
 VERSION = 3
 #: Versions upgraded in place when opened (2: before the attempts table).
 UPGRADES = frozenset({2})
@@ -75,56 +81,8 @@ class Attempt:
     activity_id: str = ""
 
 
-class JournalError(Exception):
+class JournalError(NothingSent):
     """The journal cannot be used (written by another version, or damaged)."""
-
-
-class FolderLock:
-    """An exclusive lock on a run folder for as long as a run uses it: a second run there (an
-    overlapping cron job, a second terminal) would resume the same rows and send them twice.
-    The operating system drops the lock when the process ends, however it ends, so a killed
-    run leaves no stale lock. (Advisory ``flock``: where the platform has none, no lock.)"""
-
-    NAME = ".lock"
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / self.NAME
-        self._handle: Any = None
-
-    def __enter__(self) -> FolderLock:
-        from importer.errors import ConfigError, Problem
-
-        try:
-            import fcntl
-        except ImportError:  # not POSIX
-            return self
-        handle = open_private(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise ConfigError(
-                [
-                    Problem(
-                        "--out",
-                        f"{self.path.parent} is in use by another lsq-import run ({holder}); "
-                        "wait for it to end, or give another --out",
-                    )
-                ]
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing drops the lock
-            self._handle = None
 
 
 class Journal:
@@ -319,117 +277,6 @@ class Journal:
         return Snapshot(self.path)
 
 
-class Snapshot:
-    """What a resumed run reads from the journal, all as of one moment (a read transaction on
-    a connection of its own): the rows done can be copied into the results in a thread while
-    the run goes on marking other rows."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("BEGIN")
-        self._db.execute("SELECT count(*) FROM meta").fetchone()  # the snapshot starts here
-
-    def close(self) -> None:
-        self._db.execute("COMMIT")
-        self._db.close()
-
-    def __enter__(self) -> Snapshot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def done_rows(self) -> RowSet:
-        """The rows finished for good: succeeded, or failed for a reason that will not pass."""
-        done = RowSet()
-        for (row,) in self._db.execute(f"SELECT row FROM rows WHERE {_DONE}"):
-            done.add(row)
-        return done
-
-    def open_rows(self) -> dict[int, RowState]:
-        """Every journaled row not finished for good: (state, error type, first and last send
-        time in UTC)."""
-        return {
-            row: (state, error_type or "", sent_at, last_sent_at)
-            for row, state, error_type, sent_at, last_sent_at in self._db.execute(
-                f"SELECT row, state, error_type, sent_at, last_sent_at FROM rows WHERE NOT {_DONE}"
-            )
-        }
-
-    def copy_done(self, success: TextIO, failures: TextIO) -> Replayed:
-        """Write the rows finished for good into results files, in row order, as CSV lines
-        built by SQLite: a resumed run's results hold them without a row parsed in Python."""
-        replayed = Replayed()
-        success.writelines(
-            line
-            for (line,) in self._db.execute(
-                f"SELECT row || ',' || {_csv('activity_id')} || ',' || {_csv('lead_id')} || ',' "
-                "|| cells || char(13, 10) FROM rows WHERE state = 'succeeded' ORDER BY row"
-            )
-        )
-        failures.writelines(
-            line
-            for (line,) in self._db.execute(
-                f"SELECT row || ',' || {_csv('error_type')} || ',' || {_csv('error')} || ',' "
-                f"|| cells || char(13, 10) FROM rows WHERE state = 'failed' AND {_DONE} "
-                "ORDER BY row"
-            )
-        )
-        replayed.succeeded = self._db.execute(
-            "SELECT count(*) FROM rows WHERE state = 'succeeded'"
-        ).fetchone()[0]
-        replayed.failed_by_type = dict(
-            self._db.execute(
-                f"SELECT error_type, count(*) FROM rows WHERE state = 'failed' AND {_DONE} "
-                "GROUP BY error_type"
-            )
-        )
-        replayed.possible_duplicates = [
-            row
-            for (row,) in self._db.execute(
-                "SELECT row FROM rows WHERE state = 'succeeded' AND possible_duplicate ORDER BY row"
-            )
-        ]
-        return replayed
-
-
-@dataclass
-class Replayed:
-    """What ``Journal.copy_done`` wrote."""
-
-    succeeded: int = 0
-    failed_by_type: dict[str, int] = field(default_factory=dict)
-    possible_duplicates: list[int] = field(default_factory=list)
-
-    @property
-    def failed(self) -> int:
-        return sum(self.failed_by_type.values())
-
-
-class RowSet:
-    """A set of row numbers as one byte per row: a million done rows take a megabyte."""
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-        self._count = 0
-
-    def add(self, row: int) -> None:
-        if row >= len(self._bits):
-            self._bits.extend(bytes(max(row + 1 - len(self._bits), len(self._bits))))
-        if not self._bits[row]:
-            self._bits[row] = 1
-            self._count += 1
-
-    def __contains__(self, row: object) -> bool:
-        return isinstance(row, int) and 0 <= row < len(self._bits) and self._bits[row] == 1
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __bool__(self) -> bool:
-        return self._count > 0
-
-
 #: Opens a row's next entry in ``attempts`` (row, call, sent_at, outcome, row).
 _NEW_ATTEMPT = (
     "INSERT INTO attempts (row, attempt, call, sent_at, outcome) "
@@ -451,18 +298,4 @@ def _fields(attempt: Attempt) -> tuple[int | None, str, str | None, str | None, 
         attempt.error_type or None,
         attempt.error or None,
         attempt.activity_id or None,
-    )
-
-
-#: A row finished for good: succeeded, or failed for a reason the table of failure kinds
-#: calls final.
-_DONE = f"(state = 'succeeded' OR (state = 'failed' AND {final_sql('error_type')}))"
-
-
-def _csv(column: str) -> str:
-    """A column as one CSV field, in SQL: quoted only if it must be, as the csv module does."""
-    value = f"coalesce({column}, '')"
-    return (
-        f"(CASE WHEN {value} GLOB ('*[\",' || char(13, 10) || ']*') "
-        f"THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END)"
     )

@@ -3,7 +3,7 @@
 ``Plan`` is a mapping checked against a file's header: every mapped column exists, every
 constant, default and map value converts. ``Plan.map_chunk`` converts a chunk of rows a column at
 a time and collects, per row, what could not be converted; ``Plan.payload`` builds the JSON body
-of one mapped row exactly as LeadSquared's CreateCustom takes it.
+of one mapped row exactly as LeadSquared's CreateCustom takes it (``payload.build_payload``).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.config import TEMPLATE_PART, Mapping, Rule, check_timezone
+from importer.config import TEMPLATE_PART, Mapping, Rule
 from importer.convert import CONVERTERS, Conversion
 from importer.errors import ConfigError, Problem
+from importer.payload import build_payload
 from importer.source import BadRow, Chunk
 
 if TYPE_CHECKING:
-    from importer.account import Account
-    from importer.preflight import Target
+    from importer.preflight import AccountFit
 
 INVALID_VALUE = "InvalidValue"
 MISSING_VALUE = "MissingValue"
@@ -88,13 +88,16 @@ class Plan:
         mapping: Mapping,
         header: list[str],
         *,
-        timezone: str | None = None,
-        country: str | None = None,
+        account: AccountFit | None = None,
     ) -> None:
+        """``account``: what the account says about the mapping (``preflight.fit_account``):
+        then the values are checked against its fields too, and its time zone and phone
+        country are the defaults. ConfigError lists every problem found."""
         self.mapping = mapping
         self.header = header
-        self.timezone = timezone or mapping.source.timezone
-        self.country = mapping.source.country or country
+        self.account = account
+        self.timezone = (account and account.timezone) or mapping.source.timezone
+        self.country = mapping.source.country or (account and account.country) or None
         search_path = f"lead.attributes.{mapping.lead.search_by}"
         self.targets = [
             _Target(
@@ -108,74 +111,26 @@ class Plan:
         problems = self._header_problems() + self._constant_problems()
         if problems:
             raise ConfigError(problems)
+        if account is not None:
+            problems = account.problems + self._account_constant_problems(account)
+            if problems:
+                raise ConfigError(problems)
         self._index = {name: header.index(name) for name in header}
-        self.account: Account | None = None
-        self._fields: dict[str, Target] = {}
-        self._activity = ""
 
-    def use_account(self, account: Account) -> list[str]:
-        """Check the mapping against the account's fields and activity types (ConfigError with
-        every problem), and from now on fail the rows whose values the fields will not take.
-        Where the mapping sets no time zone or phone country, the account's are used. Returns
-        notes: each check the account's metadata left no way to make, and the defaults taken."""
-        from importer.metadata import DUMP_HINT
-        from importer.preflight import (
-            check_constant,
-            event_code,
-            field_for,
-            review_mapping,
-            value_skips,
-        )
+    def _account_constant_problems(self, fit: AccountFit) -> list[Problem]:
+        """Constants, defaults and map values against the fields behind their rules."""
+        from importer.field_values import check_constant
 
-        review = review_mapping(self.mapping, account)
-        problems = review.problems
-        notes = []
-        unmapped = [
-            f.label()
-            for f in account.lead_fields
-            if f.mandatory and not f.is_set and f.schema_name not in self.mapping.lead.attributes
-        ]
-        if unmapped:  # updates go through; only rows that create a lead fail
-            notes.append(
-                f"mandatory lead fields not mapped: {', '.join(unmapped)}: rows whose lead does "
-                "not exist yet will be rejected (MXMandatoryAttributeMissingException)"
-            )
-        source = self.mapping.source
-        zone = account.user.time_zone
-        if "timezone" not in source.model_fields_set and zone:
-            if _is_timezone(zone):
-                self.timezone = zone
-                notes.append(f"times are read in the account's time zone, {zone}")
-            else:
-                notes.append(
-                    f"the account's time zone {zone!r} is not a tz database name: times are "
-                    "read as UTC; set source.timezone"
-                )
-        if source.country is None and account.user.country:
-            self.country = account.user.country
-            notes.append(f"phone numbers default to the account's country, {self.country}")
-        self._fields = {
-            target.path: found
-            for target in self.targets
-            if (found := field_for(target.path, self.mapping, account)) is not None
-        }
-        skipped = review.skipped + value_skips(self._fields)
-        notes = skipped + ([DUMP_HINT] if skipped else []) + notes
-        code = event_code(self.mapping)
-        activity = account.activity_type(code) if code is not None else None
-        self._activity = activity.label().removeprefix("activity ") if activity else ""
+        problems = []
         for target in self.targets:
-            check = self._fields.get(target.path)
+            check = fit.fields.get(target.path)
             if check is None:
                 continue
             for where, text in _constants(target.rule):
                 converted = self._convert(pa.array([text], pa.string()), target.rule).values[0]
                 if converted.is_valid and (why := check_constant(check, converted.as_py())):
                     problems.append(Problem(f"{target.path}.{where}", why))
-        if problems:
-            raise ConfigError(problems)
-        self.account = account
-        return notes
+        return problems
 
     # --- checks before any row is read ---------------------------------------------------
 
@@ -289,14 +244,14 @@ class Plan:
     def _account_problems(
         self, target: _Target, out: pa.Array, flagged: set[int]
     ) -> list[tuple[int, RowProblem]]:
-        from importer.preflight import event_problems, value_problems
+        from importer.field_values import event_problems, value_problems
 
         assert self.account is not None
-        check = self._fields.get(target.path)
+        check = self.account.fields.get(target.path)
         if check is not None:
-            judged = value_problems(check, out, self._activity)
+            judged = value_problems(check, out, self.account.activity)
         elif target.path == "activity.event" and target.rule.value is None:
-            judged = event_problems(out, self.account)
+            judged = event_problems(out, self.account.account)
         else:
             return []
         return [
@@ -323,67 +278,6 @@ class Plan:
         """The CreateCustom body for one mapped row."""
         values = {path: column[position].as_py() for path, column in mapped.values.items()}
         return build_payload(self.mapping, values)
-
-
-def build_payload(mapping: Mapping, values: dict[str, str | None]) -> dict[str, Any]:
-    """The CreateCustom body from converted values keyed by rule path (None: left out)."""
-    lead = _entries(
-        "Attribute",
-        values,
-        ("lead.attributes", list(mapping.lead.attributes)),
-        {cfs: list(fields) for cfs, fields in mapping.lead.custom_field_sets.items()},
-        "lead.custom_field_sets",
-    )
-    lead.append({"Attribute": "SearchBy", "Value": mapping.lead.search_by})
-
-    activity: dict[str, Any] = {"ActivityEvent": int(values["activity.event"] or 0)}
-    for key, path in (("ActivityNote", "activity.note"), ("ActivityDateTime", "activity.datetime")):
-        if values.get(path) is not None:
-            activity[key] = values[path]
-    fields = _entries(
-        "SchemaName",
-        values,
-        ("activity.fields", list(mapping.activity.fields)),
-        {cfs: list(fields) for cfs, fields in mapping.activity.custom_field_sets.items()},
-        "activity.custom_field_sets",
-    )
-    if fields:
-        activity["Fields"] = fields
-    if mapping.activity.validate_dropdown_options:
-        activity["ValidateDropDownOptions"] = True
-    return {"LeadDetails": lead, "Activity": activity}
-
-
-def _entries(
-    key: str,
-    values: dict[str, str | None],
-    plain: tuple[str, list[str]],
-    sets: dict[str, list[str]],
-    sets_path: str,
-) -> list[dict[str, Any]]:
-    """``{key: name, "Value": value}`` for each mapped field that has a value, then one entry
-    per custom field set that has any, holding its own fields under ``Fields``."""
-
-    def pairs(prefix: str, names: list[str]) -> list[dict[str, Any]]:
-        return [
-            {key: name, "Value": value}
-            for name in names
-            if (value := values[f"{prefix}.{name}"]) is not None
-        ]
-
-    entries = pairs(*plain)
-    for cfs, names in sets.items():
-        if inner := pairs(f"{sets_path}.{cfs}", names):
-            entries.append({key: cfs, "Value": "", "Fields": inner})
-    return entries
-
-
-def _is_timezone(zone: str) -> bool:
-    try:
-        check_timezone(zone)
-    except ValueError:
-        return False
-    return True
 
 
 def _constants(rule: Rule) -> list[tuple[str, str]]:

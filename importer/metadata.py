@@ -22,16 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from importer.account import (
-    NO_USER,
-    Account,
-    ActivityType,
-    FieldInfo,
-    User,
-    parse_activity_types,
-    parse_fields,
-    parse_user,
-)
+from importer.account import NO_USER, Account, ActivityType, FieldInfo, User
+from importer.account_parsers import parse_activity_types, parse_fields, parse_user
 from importer.client import WHOAMI, LeadSquaredClient, LookupFailed, RunStopped
 from importer.connection import Connection
 from importer.errors import AccountError

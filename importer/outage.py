@@ -27,6 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from importer.backoff import Backoff
+from importer.errors import HostUnreachable
+
 
 @dataclass(frozen=True)
 class OutagePolicy:
@@ -36,14 +39,10 @@ class OutagePolicy:
     first_probe: float = 1.0
     probe_cap: float = 30.0
 
-
-class HostUnreachable(Exception):
-    """No call of this run ever got an answer from the host. ``detail``: what happened, without
-    the advice (for messages that give their own)."""
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail
+    @property
+    def backoff(self) -> Backoff:
+        """The wait before each probe of a host that is down, by the probes that failed."""
+        return Backoff(self.first_probe, self.probe_cap)
 
 
 class Link:
@@ -131,7 +130,8 @@ class Link:
             self._prober = asyncio.get_running_loop().create_task(self._probe_until_up())
 
     async def _probe_until_up(self) -> None:
-        delay = self.policy.first_probe
+        backoff = self.policy.backoff
+        failed = 0  # probes of this outage that got no answer: each doubles the wait
         while self.down and self.down_since is not None:
             left = self.policy.limit - (self._clock() - self.down_since)
             if left <= 0:
@@ -141,14 +141,14 @@ class Link:
                 )
                 self.gave_up.set()
                 return
-            await asyncio.sleep(min(delay, left))
+            await asyncio.sleep(min(backoff.delay(failed + 1), left))
             if not self.down or self._clock() - self.down_since >= self.policy.limit:
                 continue  # back up meanwhile (another call was answered), or time is up
             try:
                 await self._probe()  # an answer comes back through succeeded()
             except Exception as exc:  # no answer: back off and try again
                 self.last_error = str(exc) or type(exc).__name__
-                delay = min(delay * 2, self.policy.probe_cap)
+                failed += 1
 
     def close(self) -> None:
         if self._prober is not None:

@@ -1,4 +1,4 @@
-"""The mapping and its values against the account, before a row is sent.
+"""The mapping against the account, before a row is sent.
 
 ``review_mapping`` finds what would make LeadSquared reject every row: an unknown lead
 attribute, custom field set or activity field, a SearchBy that is not a unique field, an
@@ -7,10 +7,9 @@ name is unknown only when the account's metadata lists that kind of thing and no
 Where the metadata does not describe something (a custom field set's fields, the activity
 types, a field's type or options), the check is skipped and ``Review.skipped`` says so.
 
-``field_for`` gives the account's field behind a rule's path, and ``value_problems`` judges a
-column of converted values against it (a dropdown value that is not an option, a value too long,
-a value not of the field's type, a mandatory activity field left empty): those rows fail without
-a call.
+``field_values`` judges the rows' values against the account's fields (``field_for``,
+``value_problems``); ``value_skips`` here says which of those checks the metadata leaves no way
+to make. ``preflight`` reads the account before a run, finding its host if none was given.
 """
 
 from __future__ import annotations
@@ -19,55 +18,26 @@ import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from importer.account import Account, ActivityType, FieldInfo
 from importer.calllog import CallLog
 from importer.client import WHOAMI, Counters, LeadSquaredClient
 from importer.config import Mapping
 from importer.connection import Connection, check_url
 from importer.errors import AccountError, Problem
+
+# The value checks live in field_values; importer.preflight names them too, as it always has.
+from importer.field_values import MISSING_VALUE as MISSING_VALUE
+from importer.field_values import NOT_AN_OPTION as NOT_AN_OPTION
+from importer.field_values import TOO_LONG as TOO_LONG
+from importer.field_values import UNKNOWN_EVENT as UNKNOWN_EVENT
+from importer.field_values import WRONG_TYPE as WRONG_TYPE
+from importer.field_values import Target, event_code
+from importer.field_values import check_constant as check_constant
+from importer.field_values import event_problems as event_problems
+from importer.field_values import field_for as field_for
+from importer.field_values import value_problems as value_problems
 from importer.limiter import RateLimiter
 from importer.metadata import ACTIVITY_SETTING, ACTIVITY_TYPES, LEAD_FIELDS, unread
-
-NOT_AN_OPTION, TOO_LONG, WRONG_TYPE, UNKNOWN_EVENT = (
-    "NotAnOption",
-    "TooLong",
-    "WrongType",
-    "UnknownEvent",
-)
-MISSING_VALUE = "MissingValue"
-
-#: What LeadSquared takes for each data type, as the API documents its formats (Arrow's regular
-#: expressions, RE2).
-_SHAPES: dict[str, tuple[str, str]] = {
-    "Number": (r"-?\d+(?:\.\d+)?", "a number such as 1234.5"),
-    "Date": (r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?", "a date as yyyy-MM-dd"),
-    "DateTime": (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "a date-time as yyyy-MM-dd HH:mm:ss"),
-    "Boolean": (r"(?i:true|false|1|0)", "true or false"),
-    "Email": (r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,63}", "an email address"),
-    "Phone": (r"(?:\+\d{1,4}-)?\d{4,15}", "a phone number such as +91-9876543210"),
-}
-_TEXT_TYPES = frozenset({"Text", "String", "LargeOptionSet", "Website", "Email", "Phone"})
-
-
-@dataclass(frozen=True)
-class Target:
-    """The account's field behind one rule path, and how to judge its values."""
-
-    spec: FieldInfo
-    check_options: bool
-    mandatory: bool  # a mandatory activity field: empty fails the row
-
-
-def event_code(mapping: Mapping) -> int | None:
-    """The mapping's activity event code when it is one constant, else None."""
-    rule = mapping.activity.event
-    text = (rule.value or "").strip()
-    if rule.column is None and rule.template is None and text.lstrip("-").isdigit():
-        return int(text)
-    return None
 
 
 @dataclass(frozen=True)
@@ -298,6 +268,78 @@ def value_skips(targets: dict[str, Target]) -> list[str]:
     return skipped
 
 
+@dataclass(frozen=True)
+class AccountFit:
+    """What the account says about a mapping, for ``Plan`` to be built with: the field behind
+    each rule path (each row's values are checked against it), the activity type's name, the
+    account's time zone and phone country where the mapping sets none; the notes to tell (each
+    check the metadata left no way to make, the defaults taken) and the problems that stop the
+    run before a row is sent."""
+
+    account: Account
+    fields: dict[str, Target]
+    activity: str = ""
+    timezone: str | None = None
+    country: str | None = None
+    notes: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def fit_account(mapping: Mapping, account: Account) -> AccountFit:
+    """The mapping against the account's fields and activity types: every problem its
+    metadata proves, the checks it could not make, and what the rows' values will be checked
+    against."""
+    from importer.config import check_timezone
+    from importer.metadata import DUMP_HINT
+
+    review = review_mapping(mapping, account)
+    notes = []
+    unmapped = [
+        f.label()
+        for f in account.lead_fields
+        if f.mandatory and not f.is_set and f.schema_name not in mapping.lead.attributes
+    ]
+    if unmapped:  # updates go through; only rows that create a lead fail
+        notes.append(
+            f"mandatory lead fields not mapped: {', '.join(unmapped)}: rows whose lead does "
+            "not exist yet will be rejected (MXMandatoryAttributeMissingException)"
+        )
+    source = mapping.source
+    zone = account.user.time_zone
+    timezone = None
+    if "timezone" not in source.model_fields_set and zone:
+        try:
+            timezone = check_timezone(zone)
+        except ValueError:
+            notes.append(
+                f"the account's time zone {zone!r} is not a tz database name: times are "
+                "read as UTC; set source.timezone"
+            )
+        else:
+            notes.append(f"times are read in the account's time zone, {zone}")
+    country = None
+    if source.country is None and account.user.country:
+        country = account.user.country
+        notes.append(f"phone numbers default to the account's country, {country}")
+    fields = {
+        path: found
+        for path, _ in mapping.rules()
+        if (found := field_for(path, mapping, account)) is not None
+    }
+    skipped = review.skipped + value_skips(fields)
+    code = event_code(mapping)
+    activity = account.activity_type(code) if code is not None else None
+    return AccountFit(
+        account,
+        fields,
+        activity.label().removeprefix("activity ") if activity else "",
+        timezone,
+        country,
+        skipped + ([DUMP_HINT] if skipped else []) + notes,
+        review.problems,
+    )
+
+
 def _some(paths: list[str], limit: int = 4) -> str:
     shown = ", ".join(paths[:limit])
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
@@ -317,109 +359,6 @@ def _unknown(path: str, name: str, known: tuple[FieldInfo, ...], where: str) -> 
     return Problem(path, message)
 
 
-def field_for(path: str, mapping: Mapping, account: Account) -> Target | None:
-    """The account's field behind a rule path, if it has one."""
-    parts = path.split(".")
-    skip_activity_options = mapping.activity.validate_dropdown_options
-    if parts[0] == "lead":
-        spec = account.lead_field(parts[2])
-        if parts[1] == "custom_field_sets" and spec is not None:
-            spec = spec.field(parts[3])
-        return Target(spec, True, False) if spec is not None and not spec.is_set else None
-    code = event_code(mapping)
-    activity = account.activity_type(code) if code is not None else None
-    if activity is None or parts[1] not in ("fields", "custom_field_sets"):
-        return None
-    spec = activity.field(parts[2])
-    if parts[1] == "custom_field_sets" and spec is not None:
-        spec = spec.field(parts[3])
-    if spec is None or spec.is_set:
-        return None
-    return Target(spec, not skip_activity_options, bool(spec.mandatory) and parts[1] == "fields")
-
-
-def value_problems(
-    target: Target, values: pa.Array, activity: str = ""
-) -> list[tuple[int, str, str]]:
-    """``(position, error type, message)`` for each value that the field will not take."""
-    spec = target.spec
-    found: list[tuple[int, str, str]] = []
-    present = values.is_valid()
-    if target.mandatory:
-        for i in _positions(pc.invert(present)):
-            found.append(
-                (i, MISSING_VALUE, f"{spec.label()} is mandatory for {activity}: it needs a value")
-            )
-    filled = pc.and_(present, pc.not_equal(pc.fill_null(values, ""), ""))
-    if not pc.any(filled).as_py():
-        return found
-    if spec.is_dropdown and target.check_options:
-        outside = pc.and_(filled, pc.invert(pc.is_in(values, pa.array(spec.options, pa.string()))))
-        for i in _positions(outside):
-            value = values[i].as_py()
-            message = f"{value!r} is not an option of {spec.label()}"
-            close = difflib.get_close_matches(value, spec.options, n=1, cutoff=0.6)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-            else:
-                message += f"; options: {_listed(spec.options)}"
-            found.append((i, NOT_AN_OPTION, message))
-        return found
-    if spec.max_length and (spec.data_type in _TEXT_TYPES or not spec.data_type):
-        lengths = pc.utf8_length(values)
-        for i in _positions(pc.and_(filled, pc.greater(lengths, spec.max_length))):
-            found.append(
-                (
-                    i,
-                    TOO_LONG,
-                    f"{lengths[i].as_py()} characters, and {spec.label()} takes at most "
-                    f"{spec.max_length}",
-                )
-            )
-    shape = _SHAPES.get(spec.data_type)
-    if shape is not None:
-        pattern, wanted = shape
-        wrong = pc.and_(filled, pc.invert(pc.match_substring_regex(values, f"^(?:{pattern})$")))
-        for i in _positions(wrong):
-            found.append(
-                (
-                    i,
-                    WRONG_TYPE,
-                    f"{values[i].as_py()!r} is not {wanted}, as {spec.label()} "
-                    f"({spec.data_type}) needs; give the rule a type that converts it",
-                )
-            )
-    return found
-
-
-def check_constant(target: Target, text: str) -> str | None:
-    """Why one constant value does not fit its field, or None."""
-    problems = value_problems(target, pa.array([text], pa.string()))
-    return problems[0][2] if problems else None
-
-
-def event_problems(values: pa.Array, account: Account) -> list[tuple[int, str, str]]:
-    """Rows whose event code (from a column) is not one of the account's activity types."""
-    if not account.activity_types_listed:
-        return []
-    known = pa.array([str(t.code) for t in account.activity_types], pa.string())
-    unknown = pc.and_(values.is_valid(), pc.invert(pc.is_in(values, known)))
-    listed = "; ".join(f"{t.code} {t.name}" for t in account.activity_types)
-    return [
-        (i, UNKNOWN_EVENT, f"{values[i].as_py()} is not an activity type of this account: {listed}")
-        for i in _positions(unknown)
-    ]
-
-
-def _positions(mask: pa.Array) -> list[int]:
-    return pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist()
-
-
-def _listed(options: tuple[str, ...], limit: int = 12) -> str:
-    shown = ", ".join(repr(o) for o in options[:limit])
-    return shown + (f" and {len(options) - limit} more" if len(options) > limit else "")
-
-
 async def preflight(
     connection: Connection,
     mapping: Mapping | None,
@@ -432,7 +371,7 @@ async def preflight(
     log: CallLog | None = None,
 ) -> tuple[Connection, Account | None]:
     """Before a run: find the account's host if none was given, and read the account's metadata
-    for ``Plan.use_account`` (``check``). Raises AccountError when the keys are refused or the
+    for ``fit_account`` (``check``). Raises AccountError when the keys are refused or the
     host does not answer; metadata that answers in a shape nothing reads only skips checks.
     Every call goes to ``log``, the run's call log, like the rows' calls after it; every text
     an answer brings (and so every message raised) has the keys redacted by the client."""

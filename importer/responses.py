@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from importer.errors import SendAgain
 from importer.failures import KEYS_REFUSED, NOT_FOUND, RATE_LIMITED, UNAUTHORIZED, Verdict, kind_of
 
 __all__ = ["Answer", "TooDeep", "Verdict", "classify_response", "read_json"]
@@ -96,7 +97,7 @@ def _unexpected(status: int, text: str, too_deep: bool) -> str:
 _TOO_DEEP = "the answer is JSON nested too deeply to read"
 
 
-class TooDeep(ValueError):
+class TooDeep(SendAgain, ValueError):
     """An answer whose JSON is nested too deeply for the parser (no answer LeadSquared gives)."""
 
 

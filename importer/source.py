@@ -15,19 +15,21 @@ column supplies the row numbers and its other result columns are dropped.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from importer.errors import SourceError
+from importer.results import FAILURE_COLUMNS, SUCCESS_COLUMNS
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 #: Each workbook suffix and the kind of file it promises.
 EXCEL_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xlsb": "xlsb", ".xls": "xls", ".ods": "ods"}
-#: Columns that lsq-import adds to its result files; dropped when such a file is read back in.
-RESULT_COLUMNS = ("_row", "_error_type", "_error", "_activity_id", "_lead_id", "_note")
+#: Columns that lsq-import adds to its result files (``results.py`` says which), dropped when
+#: such a file is read back in; ``_note`` is what results files of early versions held.
+RESULT_COLUMNS = (*dict.fromkeys([*FAILURE_COLUMNS, *SUCCESS_COLUMNS]), "_note")
 DEFAULT_CHUNK_ROWS = 50_000  # Excel rows per chunk
 #: How far below the header row ``find_header_row`` looks for the mapped columns.
 HEADER_SEARCH_ROWS = 30
@@ -96,6 +98,19 @@ def clean_name(name: str) -> str:
     return unicodedata.normalize("NFC", name)
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How the mapping's ``source:`` section asks for a file to be read (each reader takes
+    what applies to it)."""
+
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    sheet: str | None = None
+    excel_values: str = "shown"
+    header_row: int = 1
+    multiline_cells: bool = False
+
+
 def open_source(
     path: str | Path,
     *,
@@ -108,37 +123,65 @@ def open_source(
 ) -> Source:
     """Open a CSV/TSV file or a workbook; raise SourceError with a fix if it cannot be read.
 
-    The reader is chosen by what the file is (its first bytes), not by its name: an .xlsx named
-    .csv is read as a workbook and the "Read ..." line says so; a file that is no spreadsheet is
-    refused with a message naming what it is."""
+    The reader is chosen from ``READERS`` by what the file is (its first bytes: ``sniff``), not
+    by its name: an .xlsx named .csv is read as a workbook and the "Read ..." line says so; a
+    file that is no spreadsheet is refused with a message naming what it is."""
     path = Path(path)
     if not path.exists():
         raise SourceError(f"input file {str(path)!r} not found")
     if path.is_dir():
         raise SourceError(f"{str(path)!r} is a folder; give the path of a CSV or Excel file")
+    options = ReadOptions(encoding, delimiter, sheet, excel_values, header_row, multiline_cells)
     suffix = path.suffix.lower()
-    kind = sniff(path)
+    kind = sniff(path) or "csv"
     promised = EXCEL_SUFFIXES.get(suffix)
-    if kind in KIND_SUFFIX:
-        from importer.workbook import ExcelSource
-
-        named = suffix or "without a suffix" if promised != kind else None
-        return ExcelSource(
-            path, sheet, kind=kind, values=excel_values, named=named, header_row=header_row
-        )
-    if kind is not None:
+    if kind in NOT_A_SHEET:
         raise SourceError(f"{path.name}: {NOT_A_SHEET[kind]}")
-    if promised is not None or suffix == ".numbers":
+    if kind == "csv" and (promised is not None or suffix == ".numbers"):
         raise SourceError(
             f"{path.name}: not a readable {suffix} workbook: it is a text file, not a "
             f"spreadsheet; if it is CSV, rename it to .csv, or open it in Excel and save it as "
             ".xlsx"
         )
+    named = suffix or "without a suffix" if kind != "csv" and promised != kind else None
+    return READERS[kind](path, kind, named, options)
+
+
+def _open_csv(path: Path, kind: str, named: str | None, options: ReadOptions) -> Source:
     from importer.delimited import CsvSource
 
     return CsvSource(
-        path, encoding, delimiter, header_row=header_row, multiline_cells=multiline_cells
+        path,
+        options.encoding,
+        options.delimiter,
+        header_row=options.header_row,
+        multiline_cells=options.multiline_cells,
     )
+
+
+def _open_workbook(path: Path, kind: str, named: str | None, options: ReadOptions) -> Source:
+    from importer.workbook import ExcelSource
+
+    return ExcelSource(
+        path,
+        options.sheet,
+        kind=kind,
+        values=options.excel_values,
+        named=named,
+        header_row=options.header_row,
+    )
+
+
+#: The reader of each kind of file ``sniff`` tells apart (``csv``: text), called with the
+#: path, the kind, the suffix it was named with when that promised another kind, and the
+#: options. A new format: its module, its signature in ``sniff``, and a line here.
+READERS: dict[str, Callable[[Path, str, str | None, ReadOptions], Source]] = {
+    "csv": _open_csv,
+    "xlsx": _open_workbook,
+    "xlsb": _open_workbook,
+    "xls": _open_workbook,
+    "ods": _open_workbook,
+}
 
 
 #: The suffix that says truly what each kind of workbook is, for messages.

@@ -175,7 +175,11 @@ def validate_file(
     report = ValidationReport(source=f"{source.path} ({source.description})")
     day_month = DayMonthCheck.for_plan(plan)
     if account is not None:
-        report.notes = plan.use_account(account)
+        from importer.preflight import fit_account
+
+        fit = fit_account(mapping, account)
+        plan = Plan(mapping, source.header, account=fit)  # ConfigError: every problem
+        report.notes = fit.notes
     writer = None
     if out_dir is not None:
         writer = failure_writer(Path(out_dir), source.header)

@@ -18,27 +18,31 @@ kind          values  dates  merges           error cells      number formats
 (calamine gives an error cell as empty text, or for .ods as the number stored with it; a
 number without its format; and no merged ranges for .xlsb and .ods.) A new kind plugs its
 extras in at ``EXTRAS`` and, if calamine gives no merges for it, ``MERGES``.
+
+Cells become text in ``cells`` (a column at a time); which sheet is read, and the messages for
+a workbook that cannot be read, are in ``sheets``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import python_calamine as calamine
 
 from importer import ods_extras, xls_extras, xlsb_extras, xlsx_extras
+
+# cell_text and number_text are imported from here too, as they were before ``cells``.
+from importer.cells import cell_text as cell_text
+from importer.cells import number_text as number_text
+from importer.cells import text_column, value_text
 from importer.errors import SourceError
+from importer.sheets import choose_sheet, damaged_message, empty_message, password_message
 from importer.source import (
     DEFAULT_CHUNK_ROWS,
     HEADER_SEARCH_ROWS,
-    KIND_SUFFIX,
     BadRow,
     Chunk,
     Source,
@@ -101,11 +105,11 @@ class ExcelSource(Source):
             else:
                 self._book = calamine.CalamineWorkbook.from_path(path)
         except calamine.PasswordError:
-            raise SourceError(_password_message(path)) from None
+            raise SourceError(password_message(path)) from None
         except (calamine.CalamineError, OSError, ValueError) as exc:
-            raise SourceError(_damaged_message(path, kind, exc)) from None
+            raise SourceError(damaged_message(path, kind, exc)) from None
         metas = [m for m in self._book.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
-        self.sheet_name = _pick_sheet(path, metas, sheet)
+        self.sheet_name = choose_sheet(path, metas, sheet)
         self._sheet = self._load(self.sheet_name)
         header = self._find_header(header_row)
         if header is None and header_row > 1:
@@ -115,7 +119,7 @@ class ExcelSource(Source):
                 "names (the first row is 1)"
             )
         if header is None:
-            raise SourceError(_empty_message(path, metas, self.sheet_name))
+            raise SourceError(empty_message(path, metas, self.sheet_name))
         self._header_row, self._raw_header = header
         self.header, self._row_index, self._keep = split_result_columns(self._raw_header)
         shown = KIND_NAMES[kind]
@@ -137,7 +141,7 @@ class ExcelSource(Source):
         try:
             return self._book.get_sheet_by_name(name)
         except calamine.PasswordError:
-            raise SourceError(_password_message(self.path)) from None
+            raise SourceError(password_message(self.path)) from None
         except (calamine.CalamineError, OSError, ValueError) as exc:
             raise SourceError(
                 f"{self.path.name}: sheet {name!r} cannot be read: it is damaged or missing from "
@@ -215,7 +219,7 @@ class ExcelSource(Source):
 
     def chunks(self, size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
         # Rows are sorted out on calamine's values; they become text a column at a time at
-        # the end of each chunk (``_text_column``), which is several times faster than per cell.
+        # the end of each chunk (``text_column``), which is several times faster than per cell.
         width = len(self._raw_header)
         rows: list[int] = []
         records: list[list[object]] = []
@@ -286,7 +290,7 @@ class ExcelSource(Source):
     ) -> Chunk:
         kept = len(self.header)
         columns = list(zip(*records, strict=True)) if records else [()] * kept
-        texts = [_text_column(column) for column in columns]
+        texts = [text_column(column) for column in columns]
         for (column, number_format), indexes in shown.items():
             values: list[float] = [columns[column][i] for i in indexes]
             for index, text in zip(indexes, number_format.many(values), strict=True):
@@ -359,148 +363,3 @@ class ExcelSource(Source):
 def _filled(value: object) -> bool:
     """Whether a cell shows anything: a number or date always does, text unless blank."""
     return value.__class__ is not str or bool(value.strip())
-
-
-def _text_column(values: tuple[object, ...]) -> list[str]:
-    """One column of calamine values as text, as ``value_text`` gives it, mostly in bulk."""
-    texts = list(values)
-    if all(v.__class__ is str for v in values):
-        return texts  # type: ignore[return-value]
-    by_class: dict[type, list[int]] = {}
-    for index, value in enumerate(values):
-        if value.__class__ is not str:
-            by_class.setdefault(value.__class__, []).append(index)
-    for kind, indexes in by_class.items():
-        if kind is float:
-            converted = _float_texts([values[i] for i in indexes])  # type: ignore[misc]
-        elif kind in (dt.datetime, dt.date):
-            pattern = "%Y-%m-%d %H:%M:%S" if kind is dt.datetime else "%Y-%m-%d"
-            converted = _date_texts([values[i] for i in indexes], pattern)  # type: ignore[misc]
-        else:
-            converted = [value_text(values[i]) for i in indexes]
-        for index, text in zip(indexes, converted, strict=True):
-            texts[index] = text
-    return texts  # type: ignore[return-value]
-
-
-def _float_texts(values: list[float]) -> list[str]:
-    """``number_text`` for many floats: whole numbers (most of them) through Arrow's cast."""
-    array = np.array(values, dtype=np.float64)
-    whole = np.isfinite(array) & (np.abs(array) < 1e15) & (array == np.floor(array))
-    texts: list[str] = [""] * len(values)
-    if whole.any():
-        digits = pa.array(array[whole].astype(np.int64)).cast(pa.string()).to_pylist()
-        for index, text in zip(np.flatnonzero(whole).tolist(), digits, strict=True):
-            texts[index] = text
-    for index in np.flatnonzero(~whole).tolist():
-        texts[index] = number_text(values[index])
-    return texts
-
-
-def _date_texts(values: list[dt.date], pattern: str) -> list[str]:
-    try:
-        array = pa.array(values)
-        if pa.types.is_timestamp(array.type):  # whole seconds, as strftime's %S shows them
-            array = array.cast(pa.timestamp("s"), safe=False)
-        return pc.strftime(array, format=pattern).to_pylist()
-    except (pa.ArrowException, OverflowError, ValueError):
-        return [value.strftime(pattern) for value in values]
-
-
-def _pick_sheet(path: Path, metas: list[calamine.SheetMetadata], sheet: str | None) -> str:
-    names = [m.name for m in metas]
-    if sheet is None:
-        for meta in metas:
-            if meta.visible == calamine.SheetVisibleEnum.Visible:
-                return meta.name
-        raise SourceError(
-            f"{path.name}: every sheet is hidden ({_listing(path, metas, names)}); set "
-            "source.sheet to the one to read"
-        )
-    if sheet in names:
-        return sheet
-    if sheet.strip().isdigit() and int(sheet) < len(names):
-        return names[int(sheet)]
-    raise SourceError(
-        f"{path.name}: no sheet {sheet!r}; its sheets are {_listing(path, metas, names)}. Set "
-        "source.sheet to one of them, or to a 0-based index"
-    )
-
-
-def _listing(path: Path, metas: list[calamine.SheetMetadata], names: list[str]) -> str:
-    """Sheet names quoted, the hidden ones marked: ``'Old' (hidden), 'Leads'``."""
-    hidden = {m.name for m in metas if m.visible != calamine.SheetVisibleEnum.Visible}
-    return ", ".join(f"{n!r} (hidden)" if n in hidden else repr(n) for n in names)
-
-
-def _empty_message(path: Path, metas: list[calamine.SheetMetadata], name: str) -> str:
-    others = [m.name for m in metas if m.name != name]
-    if not others:
-        return (
-            f"{path.name}: sheet {name!r} is empty, and it is the only sheet; it needs a header row"
-        )
-    return (
-        f"{path.name}: sheet {name!r} is empty; the other sheets are "
-        f"{_listing(path, metas, others)}. Set source.sheet to the one to read"
-    )
-
-
-def _password_message(path: Path) -> str:
-    return (
-        f"{path.name}: the workbook is protected with a password, so it cannot be read; open it "
-        "in Excel, remove the password (File > Info > Protect Workbook), save it, and run again"
-    )
-
-
-def _damaged_message(path: Path, kind: str, exc: BaseException) -> str:
-    return (
-        f"{path.name}: not a readable {KIND_SUFFIX[kind]} workbook: it is damaged "
-        f"({exc}); open it in Excel or LibreOffice, save it again, then run again"
-    )
-
-
-def cell_text(cell: object) -> str:
-    """An openpyxl-style cell (anything with ``.value``) as the text it shows."""
-    return value_text(getattr(cell, "value", None))
-
-
-def value_text(value: object) -> str:
-    """A cell's value as the text it shows: dates as ISO date-times, numbers without float
-    noise, booleans as TRUE/FALSE, durations as hours:minutes:seconds."""
-    if value.__class__ is float:  # the most common, first
-        return number_text(value)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M:%S")
-    if isinstance(value, dt.timedelta):
-        seconds = round(value.total_seconds())
-        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return number_text(value)
-    return str(value)
-
-
-def number_text(value: float) -> str:
-    """A float as Excel shows it in General format: 15 significant digits, no exponent, no .0."""
-    if math.isnan(value) or math.isinf(value):
-        return ""
-    if value.is_integer() and abs(value) < 1e17:
-        return str(int(value))
-    text = f"{value:.15g}"
-    if "e" in text:
-        import numpy as np
-
-        text = np.format_float_positional(float(text), trim="-")
-    return text

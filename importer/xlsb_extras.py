@@ -66,7 +66,7 @@ _UINT32 = struct.Struct("<I")
 _RFX = struct.Struct("<iiii")
 
 
-class _Damaged(Exception):
+class _Damaged(XlsxPartError):
     """A part ends inside a record."""
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from importer.errors import NothingSent
+
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -59,7 +61,7 @@ class Note:
     render: NumberFormat | None = None  # shown digits, for kind "format"
 
 
-class XlsxPartError(Exception):
+class XlsxPartError(NothingSent):
     """A part of the workbook is missing or unreadable; the message says which."""
 
 

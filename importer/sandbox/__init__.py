@@ -2,8 +2,10 @@
 
 schema.py   the account: lead fields, custom field sets, activity types (default_schema.yaml)
 state.py    settings, stored leads and activities, the rate window, counters
-app.py      the aiohttp application: LeadSquared's paths, checks, errors and faults
+app.py      the aiohttp application: LeadSquared's paths, errors and faults
+checks.py   what a CreateCustom body must be, and the MX errors it is refused with
 echo.py     answers that echo the keys, as some proxies' error pages do
+shapes.py   the shapes its metadata answers come in (--metadata-shape)
 server.py   running it: foreground, inside a loop, or in a thread
 """
 

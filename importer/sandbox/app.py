@@ -10,12 +10,12 @@ the write, calls slower than a client's timeout) are drawn from a seeded generat
 echoes the keys, as some proxies do (``echo.py``).
 
 ``/_sandbox/state`` (GET) and ``/_sandbox/reset`` (POST) are the sandbox's own, outside the API.
+What a CreateCustom body must be, and the errors it is refused with, are in ``checks.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,22 +23,12 @@ from typing import Any
 from aiohttp import web
 
 from importer.sandbox import echo, shapes
-from importer.sandbox.schema import check_value, is_datetime
+from importer.sandbox.checks import Call, MXError, check_mandatory_lead_fields, parse_create_custom
 from importer.sandbox.state import Lead, SandboxConfig, State
 
 STATE = web.AppKey("state", State)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _API = "/v2/"
-
-
-class MXError(Exception):
-    """An application error, answered as LeadSquared does: HTTP 500 and an MX body."""
-
-    def __init__(self, exception_type: str, message: str, status: int = 500) -> None:
-        super().__init__(message)
-        self.exception_type = exception_type
-        self.message = message
-        self.status = status
 
 
 def mx_body(exception_type: str, message: str) -> dict[str, str]:
@@ -139,13 +129,13 @@ async def create_custom(request: web.Request) -> web.StreamResponse:
             content_type="text/html",
         )
     try:
-        call = _parse_create_custom(state, body)
+        call = parse_create_custom(state, body)
         # The lead is looked up as the call arrives and written as it completes: two concurrent
         # calls for one new SearchBy value both find nothing and both create a lead.
         found = state.find_leads(call.search_by, call.search_value)
         existing = found[0] if found else None
         if existing is None:
-            _check_mandatory_lead_fields(state, call)
+            check_mandatory_lead_fields(state, call)
     except MXError:
         await asyncio.sleep(state.latency())
         raise
@@ -164,21 +154,8 @@ async def create_custom(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _check_mandatory_lead_fields(state: State, call: _Call) -> None:
-    missing = [
-        f.schema_name
-        for f in state.config.schema.lead_fields
-        if f.mandatory and not call.lead_fields.get(f.schema_name)
-    ]
-    if missing:
-        raise MXError(
-            "MXMandatoryAttributeMissingException",
-            f"Mandatory lead fields are missing: {', '.join(missing)}",
-        )
-
-
 async def _complete(
-    state: State, call: _Call, existing: Lead | None, delay: float
+    state: State, call: Call, existing: Lead | None, delay: float
 ) -> tuple[Lead, str]:
     await asyncio.sleep(delay)
     race = existing is None and state.config.race == "error"
@@ -192,141 +169,6 @@ async def _complete(
         lead, call.event, call.note, call.activity_datetime, call.activity_fields
     )
     return lead, activity.id
-
-
-class _Call:
-    """A CreateCustom body, checked against the schema."""
-
-    def __init__(self) -> None:
-        self.lead_fields: dict[str, Any] = {}
-        self.search_by = ""
-        self.search_value = ""
-        self.event = 0
-        self.note: str | None = None
-        self.activity_datetime: str | None = None
-        self.activity_fields: dict[str, Any] = {}
-
-
-def _parse_create_custom(state: State, body: Any) -> _Call:
-    schema = state.config.schema
-    if not isinstance(body, dict) or not isinstance(body.get("LeadDetails"), list):
-        raise MXError("MXInvalidInputException", "LeadDetails must be a list", status=400)
-    activity = body.get("Activity")
-    if not isinstance(activity, dict):
-        raise MXError("MXInvalidInputException", "Activity must be an object", status=400)
-    call = _Call()
-    search_by = None
-    for item in body["LeadDetails"]:
-        name, value = _pair(item, "Attribute")
-        if name == "SearchBy":
-            search_by = value
-            continue
-        spec = schema.lead_field(name)
-        if spec is None or spec.system:
-            raise MXError("MXUnknownAttributeException", f"Unknown lead attribute: {name}")
-        if spec.is_set:
-            call.lead_fields[name] = _set_fields(item, spec, "Attribute", True, lead=True)
-            continue
-        problem = check_value(spec, value)
-        if problem:
-            raise MXError("MXInvalidInputException", problem)
-        call.lead_fields[name] = value
-
-    if not search_by:
-        raise MXError("MXInvalidInputException", "SearchBy is missing from LeadDetails")
-    spec = schema.lead_field(search_by)
-    if spec is None or not spec.unique:
-        raise MXError(
-            "MXInvalidInputException",
-            f"SearchBy must name a unique lead field, not {search_by}",
-        )
-    if not call.lead_fields.get(search_by):
-        raise MXError("MXInvalidInputException", f"SearchBy {search_by} has no value")
-    call.search_by, call.search_value = search_by, call.lead_fields[search_by]
-
-    event = activity.get("ActivityEvent")
-    code = None
-    if isinstance(event, int | float | str) and not isinstance(event, bool):
-        with contextlib.suppress(ValueError, OverflowError):
-            code = int(event)
-    activity_type = schema.activity_type(code) if code is not None else None
-    if activity_type is None:
-        raise MXError("MXInvalidActivityException", f"Invalid activity event code: {event!r}")
-    call.event = activity_type.code
-    note = activity.get("ActivityNote")
-    if note is not None and not isinstance(note, str):
-        raise MXError("MXInvalidInputException", "ActivityNote must be a string")
-    call.note = note
-    when = activity.get("ActivityDateTime")
-    if when is not None:
-        if not isinstance(when, str) or not is_datetime(when, "%Y-%m-%d %H:%M:%S"):
-            raise MXError(
-                "MXInvalidInputException",
-                f"ActivityDateTime '{when}' is not in the format yyyy-MM-dd HH:mm:ss (UTC)",
-            )
-        call.activity_datetime = when
-    skip_options = activity.get("ValidateDropDownOptions") is True
-    fields = activity.get("Fields") or []
-    if not isinstance(fields, list):
-        raise MXError("MXInvalidInputException", "Activity.Fields must be a list", status=400)
-    for item in fields:
-        name, value = _pair(item, "SchemaName", "Attribute")
-        spec = activity_type.field(name)
-        if spec is None:
-            raise MXError(
-                "MXInvalidActivityFieldsException",
-                f"{name} is not a field of activity {activity_type.display_name}",
-            )
-        if spec.is_set:
-            call.activity_fields[name] = _set_fields(item, spec, "SchemaName", not skip_options)
-            continue
-        problem = check_value(spec, value, check_options=not skip_options)
-        if problem:
-            raise MXError("MXInvalidActivityFieldsException", problem)
-        call.activity_fields[name] = value
-    missing = [
-        f.schema_name
-        for f in activity_type.fields
-        if f.mandatory and not call.activity_fields.get(f.schema_name)
-    ]
-    if missing:
-        raise MXError(
-            "MXInvalidActivityFieldsException",
-            f"Mandatory activity fields are missing: {', '.join(missing)}",
-        )
-    return call
-
-
-def _pair(item: Any, *keys: str) -> tuple[str, str]:
-    if not isinstance(item, dict):
-        raise MXError("MXInvalidInputException", "Each item must be an object", status=400)
-    name = next((item[k] for k in keys if k in item), None)
-    value = item.get("Value")
-    if not isinstance(name, str) or not name:
-        raise MXError("MXInvalidInputException", f"An item has no {keys[0]}", status=400)
-    if not isinstance(value, str):
-        raise MXError("MXInvalidInputException", f"The value of {name} must be a string")
-    return name, value
-
-
-def _set_fields(
-    item: dict[str, Any], spec: Any, key: str, check_options: bool, lead: bool = False
-) -> dict[str, str]:
-    inner = item.get("Fields")
-    if not isinstance(inner, list):
-        raise MXError("MXInvalidInputException", f"{spec.schema_name} needs a Fields list")
-    kind = "MXUnknownAttributeException" if lead else "MXInvalidActivityFieldsException"
-    values: dict[str, str] = {}
-    for entry in inner:
-        name, value = _pair(entry, key, "Attribute", "SchemaName")
-        field = spec.field(name)
-        if field is None:
-            raise MXError(kind, f"Unknown field {name} in {spec.schema_name}")
-        problem = check_value(field, value, check_options=check_options)
-        if problem:
-            raise MXError("MXInvalidInputException" if lead else kind, problem)
-        values[name] = value
-    return values
 
 
 # --- metadata and lookups ------------------------------------------------------------------

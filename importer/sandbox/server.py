@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from importer.connection import Connection
 from importer.sandbox.app import create_app
 from importer.sandbox.state import SandboxConfig, State
 
@@ -30,6 +31,11 @@ class RunningSandbox:
     @property
     def secret_key(self) -> str:
         return self.state.config.secret_key
+
+    @property
+    def connection(self) -> Connection:
+        """Where a run sends to reach this sandbox, with its keys."""
+        return Connection(self.url, self.access_key, self.secret_key)
 
 
 @asynccontextmanager
