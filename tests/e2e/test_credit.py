@@ -15,7 +15,7 @@ from pathlib import Path
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
-from tests.test_run import MAPPING, read
+from tests.unit.test_run import MAPPING, read
 
 #: No date-time: two equal payments can be told apart by nothing but their ids.
 UNDATED = MAPPING.replace('  datetime: {column: When, format: "%d/%m/%Y %H:%M"}\n', "")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
-from tests.test_run import MAPPING
+from tests.unit.test_run import MAPPING
 
 
 def write_inputs(folder: Path, count: int) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ import pytest
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import ROOT, run_cli
-from tests.test_resume import command, read, write_inputs
+from tests.e2e.test_resume import command, read, write_inputs
 
 
 def sandbox_env(sandbox) -> dict[str, str]:

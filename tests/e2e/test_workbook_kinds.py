@@ -13,7 +13,7 @@ import pytest
 
 from importer.sandbox import SandboxConfig, serve_in_thread
 from tests.conftest import run_cli
-from tests.test_account import env_for
+from tests.unit.test_account import env_for
 
 MAPPING = """
 lead:
@@ -111,7 +111,7 @@ def write_ods(path: Path) -> Path:
     from odf.table import CoveredTableCell, Table, TableCell, TableRow
     from odf.text import P
 
-    from tests.test_ods_extras import CALCEXT
+    from tests.unit.test_ods_extras import CALCEXT
 
     doc = OpenDocumentSpreadsheet()
     hidden = Style(name="hidden", family="table")
