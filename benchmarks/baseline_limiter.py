@@ -93,7 +93,7 @@ class BaselineAdapter:
     it nothing, and a throttle pauses every sender for a window."""
 
     def __init__(self, rate: Rate, margin: float | None = None) -> None:
-        from importer.limiter import Stamp
+        from importer.sending.limiter import Stamp
 
         self._stamp = Stamp
         self.old = RateLimiter(rate)
@@ -122,6 +122,6 @@ class BaselineAdapter:
         pass
 
     def throttled(self, stamp, stated):
-        from importer.limiter import Lesson, Throttle
+        from importer.sending.limiter import Lesson, Throttle
 
         return Lesson(Throttle.JITTER, self.old.throttled(stated))

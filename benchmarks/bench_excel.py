@@ -94,8 +94,8 @@ def build_workbook(path: Path, rows: int) -> None:
 
 READERS = {
     "validate": (
-        "from importer.config import parse_mapping\n"
-        "from importer.validation import validate_file\n"
+        "from importer.mapping.config import parse_mapping\n"
+        "from importer.mapping.validation import validate_file\n"
         "report = validate_file(PATH, parse_mapping(MAPPING))\n"
         "count = report.rows\n"
         "assert report.failed == 0, report.examples[:3]\n"

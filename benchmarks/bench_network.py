@@ -43,12 +43,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from baseline_limiter import BaselineAdapter  # noqa: E402
 
-import importer.pipeline  # noqa: E402
-from importer.connection import Connection  # noqa: E402
-from importer.limiter import Rate, RateLimiter  # noqa: E402
-from importer.pipeline import run_import  # noqa: E402
-from importer.request import RunOptions, RunRequest  # noqa: E402
+import importer.pipeline.runner  # noqa: E402
+from importer.pipeline.request import RunOptions, RunRequest  # noqa: E402
+from importer.pipeline.runner import run_import  # noqa: E402
 from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # noqa: E402
+from importer.sending.connection import Connection  # noqa: E402
+from importer.sending.limiter import Rate, RateLimiter  # noqa: E402
 
 HEADERS = {"x-LSQ-AccessKey": DEFAULT_ACCESS_KEY, "x-LSQ-SecretKey": DEFAULT_SECRET_KEY}
 LIMITERS = {"before (fixed 0.5 % margin)": BaselineAdapter, "now (learned)": RateLimiter}
@@ -129,7 +129,7 @@ async def one_run(sandbox: str, target: str, rows: int, rate: Rate, limiter, sha
         urllib.request.Request(sandbox + "/_sandbox/reset", method="POST"), timeout=10
     ).close()
     await asyncio.sleep(rate.seconds * 1.5)  # a full window of silence
-    importer.pipeline.RateLimiter = limiter
+    importer.pipeline.runner.RateLimiter = limiter
     stop = asyncio.Event()
     other = asyncio.create_task(neighbour(sandbox, rate, share, stop)) if share else None
     with tempfile.TemporaryDirectory() as folder:
@@ -142,7 +142,7 @@ async def one_run(sandbox: str, target: str, rows: int, rate: Rate, limiter, sha
         log = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
     stop.set()
     theirs = await other if other else 0
-    importer.pipeline.RateLimiter = RateLimiter
+    importer.pipeline.runner.RateLimiter = RateLimiter
     seen = get(sandbox + "/_sandbox/state?times=1")
     calls = [r for r in log if r["event"] == "call"]
     start = _time(calls[0]["time"])

@@ -72,8 +72,8 @@ def generate(path: Path, rows: int) -> None:
 
 def journal(out: Path, data: Path, mapping: Path, done: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    from importer.journal import Journal
-    from importer.results import encode_cells
+    from importer.outputs.results import encode_cells
+    from importer.pipeline.journal import Journal
 
     Journal.open(out).close()  # the schema
     with closing(sqlite3.connect(out / "journal.sqlite")) as db, db:

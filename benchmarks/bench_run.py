@@ -39,14 +39,14 @@ from aiolimiter import AsyncLimiter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from importer.config import load_mapping  # noqa: E402
-from importer.connection import Connection  # noqa: E402
-from importer.limiter import Rate  # noqa: E402
-from importer.pipeline import run_import  # noqa: E402
-from importer.request import RunOptions, RunRequest  # noqa: E402
+from importer.mapping.config import load_mapping  # noqa: E402
+from importer.mapping.validation import open_input  # noqa: E402
+from importer.pipeline.request import RunOptions, RunRequest  # noqa: E402
+from importer.pipeline.runner import run_import  # noqa: E402
 from importer.sandbox import parse_rate  # noqa: E402
 from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # noqa: E402
-from importer.validation import open_input  # noqa: E402
+from importer.sending.connection import Connection  # noqa: E402
+from importer.sending.limiter import Rate  # noqa: E402
 
 HEADERS = {"x-LSQ-AccessKey": DEFAULT_ACCESS_KEY, "x-LSQ-SecretKey": DEFAULT_SECRET_KEY}
 CREATE = "/v2/ProspectActivity.svc/CreateCustom"
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--rate", default="25/1s")
     args = parser.parse_args()
     rate = Rate(*parse_rate(args.rate))
-    from importer.limiter import RateLimiter
+    from importer.sending.limiter import RateLimiter
 
     plain = asyncio.run(first_window(lambda: AsyncLimiter(rate.calls, rate.seconds), rate))
     ours = asyncio.run(first_window(lambda: RateLimiter(rate), rate))

@@ -21,16 +21,23 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from importer.api import (
         Account,
+        AccountError,
         ConfigError,
         Connection,
+        ImporterError,
         Mapping,
+        NothingSent,
+        OutagePolicy,
         OutputError,
+        Progress,
         Rate,
+        RetryPolicy,
         RunningSandbox,
         RunOptions,
         RunRequest,
         RunSummary,
         SandboxConfig,
+        SilentProgress,
         SourceError,
         StopSwitch,
         ValidationReport,
@@ -45,16 +52,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Account",
+    "AccountError",
     "ConfigError",
     "Connection",
+    "ImporterError",
     "Mapping",
+    "NothingSent",
+    "OutagePolicy",
     "OutputError",
+    "Progress",
     "Rate",
+    "RetryPolicy",
     "RunOptions",
     "RunRequest",
     "RunSummary",
     "RunningSandbox",
     "SandboxConfig",
+    "SilentProgress",
     "SourceError",
     "StopSwitch",
     "ValidationReport",
@@ -78,4 +92,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+    return sorted(["__version__", *_API])

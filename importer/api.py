@@ -13,42 +13,61 @@
     summary = importer.run(request)
 
 Every name here is also importable from ``importer`` itself (loaded on first use, so that the
-command line starts quickly). Errors are those of ``importer.errors``: ``ConfigError`` and
-``SourceError`` before anything is sent, ``OutputError`` when a file cannot be written.
+command line starts quickly). Errors are those of ``importer.errors``, all ``ImporterError``:
+``ConfigError``, ``SourceError`` and ``AccountError`` (keys refused, host down) before anything
+is sent (``NothingSent``), ``OutputError`` when a file cannot be written. Rows that fail are
+in the summary and ``failures.csv``, never raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from importer.account import Account
-from importer.config import Mapping, load_mapping, parse_mapping
-from importer.connection import Connection, resolve_connection
-from importer.errors import ConfigError, OutputError, SourceError
-from importer.limiter import Rate
-from importer.pipeline import run_import
-from importer.progress import Progress
-from importer.request import RunOptions, RunRequest, StopSwitch
+from importer.account.model import Account
+from importer.errors import (
+    AccountError,
+    ConfigError,
+    ImporterError,
+    NothingSent,
+    OutputError,
+    SourceError,
+)
+from importer.mapping.config import Mapping, load_mapping, parse_mapping
+from importer.mapping.validation import ValidationReport, validate_file
+from importer.outputs.progress import Progress, SilentProgress
+from importer.pipeline.request import RunOptions, RunRequest, StopSwitch
+from importer.pipeline.runner import run_import
+from importer.pipeline.summary import RunSummary
 from importer.sandbox import SandboxConfig, serve_in_thread
 from importer.sandbox.server import RunningSandbox
-from importer.summary import RunSummary
-from importer.validation import ValidationReport, validate_file
+from importer.sending.connection import Connection, resolve_connection
+from importer.sending.delivery import RetryPolicy
+from importer.sending.limiter import Rate
+from importer.sending.outage import OutagePolicy
 
 __all__ = [
     "Account",
+    "AccountError",
     "ConfigError",
     "Connection",
+    "ImporterError",
     "Mapping",
+    "NothingSent",
+    "OutagePolicy",
     "OutputError",
+    "Progress",
     "Rate",
+    "RetryPolicy",
     "RunOptions",
     "RunRequest",
     "RunSummary",
     "RunningSandbox",
     "SandboxConfig",
+    "SilentProgress",
     "SourceError",
     "StopSwitch",
     "ValidationReport",
@@ -104,6 +123,8 @@ def serve_sandbox(
     ``box.connection`` and look at what it holds in ``box.state``. ``rate`` is its rate limit
     (default 25 calls per 5 s, as an account's); ``config`` sets every knob."""
     if rate is not None:
-        config = SandboxConfig(rate_limit=rate.calls, rate_window=rate.seconds)
+        config = dataclasses.replace(
+            config or SandboxConfig(), rate_limit=rate.calls, rate_window=rate.seconds
+        )
     with serve_in_thread(config) as running:
         yield running

@@ -3,8 +3,7 @@
 Everything lsq-import raises on purpose is an ``ImporterError``. The branch under it says what
 the run does next; the leaf says what went wrong and carries what the caller needs to act on
 it (the problems to list, the row's error type, the file to make room in). A leaf defined in
-another module is named with it; every leaf can still be imported from where it always was
-(``from importer.delivery import FatalError``).
+another module is named with it.
 
     ImporterError                  base of everything lsq-import raises on purpose
     │
@@ -14,12 +13,13 @@ another module is named with it; every leaf can still be imported from where it 
     │   ├── SourceError            the input file cannot be read as asked (exit 2)
     │   ├── AccountError           the account's metadata cannot be read (exit 2; 3 when
     │   │                          LeadSquared refused the keys or the host: ``refused``)
-    │   ├── JournalError           (journal.py) the folder's journal is another version's or is
-    │   │                          damaged: a ConfigError about --out, or DIR for retry (exit 2)
-    │   └── XlsxPartError          (xlsx_extras.py) a part of a workbook is missing or damaged:
-    │       │                      a SourceError naming the sheet (exit 2)
-    │       └── _Damaged           (xlsb_extras.py, private) a record cut short: its caller
-    │                              raises the XlsxPartError that names the part
+    │   ├── JournalError           (pipeline/journal.py) the folder's journal is another
+    │   │                          version's or is damaged: a ConfigError about --out, or DIR
+    │   │                          for retry (exit 2)
+    │   └── XlsxPartError          (readers/xlsx_extras.py) a part of a workbook is missing or
+    │       │                      damaged: a SourceError naming the sheet (exit 2)
+    │       └── _Damaged           (readers/xlsb_extras.py, private) a record cut short: its
+    │                              caller raises the XlsxPartError that names the part
     │
     ├── StopTheRun                 every further call would fail alike, or nothing more can be
     │   │                          recorded: the run stops; rows not sent stay for the next run
@@ -48,9 +48,9 @@ another module is named with it; every leaf can still be imported from where it 
     │   │                          ConnectionError)
     │   ├── CallLost               the answer was lost: the row's lead is looked up first (did
     │   │                          the call land?), then it is sent again (kind AnswerLost)
-    │   └── TooDeep                (responses.py; a ValueError too) an answer's JSON is nested
-    │                              too deeply to read: judged by its status alone (a 200: kind
-    │                              HTTP2??)
+    │   └── TooDeep                (sending/responses.py; also a ValueError) an answer's JSON
+    │                              is nested too deeply to read: judged by its status alone (a
+    │                              200: kind HTTP2??)
     │
     ├── GoWithout                  a read-only call gave no answer to use, its own retries spent:
     │   │                          the caller goes on without it
@@ -68,9 +68,10 @@ another module is named with it; every leaf can still be imported from where it 
 The row-level branch's data is the table of failure kinds, ``failures.KINDS``: every kind a row
 can end with, whether raised as a RowFailed, met as a SendAgain whose retries ran out or as a
 StopTheRun, or (most of them) found without raising anything: a row that cannot become a
-payload is a value of the mapping stage (``mapping.RowProblem``: BadRow, InvalidValue...), an
-MX error is read from LeadSquared's answer (``responses.classify_response``); and what a later
-run does with each (``Next``). The exit codes are ``exitcodes.py``'s.
+payload is a value of the mapping stage (``mapping.plan.RowProblem``: BadRow,
+InvalidValue...), an MX error is read from LeadSquared's answer
+(``sending.responses.classify_response``); and what a later run does with each (``Next``).
+The exit codes are ``exitcodes.py``'s.
 
 A ConfigError carries every problem found at once as ``Problem`` items (a path in the mapping
 file and a message), so that the user fixes them in one pass; a FatalError carries the answer
@@ -89,7 +90,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from importer.responses import Answer
+    from importer.sending.responses import Answer
 
 
 class ImporterError(Exception):

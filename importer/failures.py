@@ -98,7 +98,7 @@ class Kind:
 
 
 # The names the pipeline and the classifier write; the mapping stage's are its own constants
-# (``mapping.INVALID_VALUE``...), listed in the table by name.
+# (``mapping.plan.INVALID_VALUE``...), listed in the table by name.
 RATE_LIMITED = "MXAPIRateLimitExceededException"
 DUPLICATE_ENTRY = "MXDuplicateEntryException"
 KEYS_REFUSED = "MXInvalidUserDetailsException"

@@ -14,9 +14,9 @@ from importer.cli.options import connection_options, counted, to_stderr
 from importer.errors import OutputError
 
 if TYPE_CHECKING:
-    from importer.account import Account
-    from importer.client import LeadSquaredClient
-    from importer.connection import Connection
+    from importer.account.model import Account
+    from importer.sending.client import LeadSquaredClient
+    from importer.sending.connection import Connection
 
 
 @click.command()
@@ -28,8 +28,8 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
     Without --host, --region or LSQ_HOST, the account's host is found from the keys (the call
     works on any host); `run` does the same and says which host it picked.
     """
-    from importer.describe import call_account
-    from importer.metadata import whoami as read_user
+    from importer.account.describe import call_account
+    from importer.account.metadata import whoami as read_user
 
     user = call_account(host, region, read_user, to_stderr)
     if as_json:
@@ -56,8 +56,8 @@ def whoami(host: str | None, region: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def activity_types_command(host: str | None, region: str | None, as_json: bool) -> None:
     """The account's activity types: the event codes a mapping's activity.event can take."""
-    from importer.describe import call_account, table
-    from importer.metadata import activity_types
+    from importer.account.describe import call_account, table
+    from importer.account.metadata import activity_types
 
     found = call_account(host, region, activity_types, to_stderr)
     if as_json:
@@ -82,8 +82,13 @@ def fields(host: str | None, region: str | None, code: int | None, as_json: bool
     """The account's lead fields, or one activity type's fields: schema name (what a mapping
     uses), display name, data type, mandatory, unique, maximum length and dropdown options
     ("?" where the account's metadata does not say)."""
-    from importer.describe import activity_fields_of, call_account, fields_table, listed_types
-    from importer.metadata import fix_for, lead_fields
+    from importer.account.describe import (
+        activity_fields_of,
+        call_account,
+        fields_table,
+        listed_types,
+    )
+    from importer.account.metadata import fix_for, lead_fields
 
     if code is None:
         found = call_account(host, region, lead_fields, to_stderr)
@@ -137,16 +142,16 @@ def account_command(
     something your account does have, or the account answers in a shape lsq-import does not
     read, --dump FILE writes the raw answers, with the keys removed, for whoever supports you.
     """
-    from importer.describe import (
+    from importer.account.describe import (
         call_account,
         describe_account,
         listed_types,
         unknown_codes,
         unwritable,
     )
-    from importer.metadata import Record, fetch_account
-    from importer.metadata import dump as dump_of
-    from importer.outdir import write_private
+    from importer.account.metadata import Record, fetch_account
+    from importer.account.metadata import dump as dump_of
+    from importer.pipeline.outdir import write_private
 
     if dump is not None:  # before any call: a dump that cannot be written is known now
         if dump.exists() and not force:

@@ -46,11 +46,11 @@ def init_mapping(
     standard lead fields (without). Types come from the fields, date formats from the values;
     unmatched columns are listed as comments. Check it, then run validate --check-account.
     """
-    from importer.account import ActivityType
-    from importer.connection import resolve_connection
-    from importer.describe import call_account, listed_types, unknown_codes
-    from importer.scaffold import pick_sheet, scaffold
-    from importer.source import open_source
+    from importer.account.describe import call_account, listed_types, unknown_codes
+    from importer.account.model import ActivityType
+    from importer.account.scaffold import pick_sheet, scaffold
+    from importer.readers.source import open_source
+    from importer.sending.connection import resolve_connection
 
     if output is not None and output.exists() and not force:
         raise click.UsageError(f"{output} exists; add --force to overwrite it")
@@ -68,7 +68,7 @@ def init_mapping(
         keys = False
     account = None
     if keys:
-        from importer.metadata import fetch_account
+        from importer.account.metadata import fetch_account
 
         account = call_account(
             host, region, lambda client: fetch_account(client, [code]), to_stderr

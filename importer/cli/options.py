@@ -3,13 +3,28 @@ codes their help lists, and the small helpers for what they print."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def input_and_mapping(function: F) -> F:
+    """INPUT and -m/--mapping, as every command that reads a file with a mapping takes them."""
+    function = click.option(
+        "-m",
+        "--mapping",
+        "mapping_file",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="The column-mapping YAML file.",
+    )(function)
+    return click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))(function)
 
 
 def connection_options(function: F) -> F:
@@ -52,7 +67,8 @@ Exit codes:
 
 
 def sending_options(function: F) -> F:
-    """The options of every command that sends: where, how fast, how hard, what it says."""
+    """The options of every command that sends: where, how fast, how hard, what it says;
+    the command gets them as one ``Sending`` value, its ``sending`` parameter."""
     options = [
         click.option(
             "--rate",
@@ -131,6 +147,35 @@ def sending_options(function: F) -> F:
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr."),
     ]
+
+    @functools.wraps(function)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        sending = Sending(**{name: kwargs.pop(name) for name in _SENDING_FIELDS})
+        return function(*args, sending=sending, **kwargs)
+
+    wrapped: F = command  # type: ignore[assignment]
     for option in reversed(options):
-        function = option(function)
-    return connection_options(function)
+        wrapped = option(wrapped)
+    return connection_options(wrapped)
+
+
+@dataclass(frozen=True)
+class Sending:
+    """The options of ``sending_options``, as the command gets them: one typed value."""
+
+    host: str | None
+    region: str | None
+    rate_text: str | None
+    workers: int | None
+    timeout: float
+    retries: int
+    outage_limit: float
+    check_account: bool
+    max_rows: int | None
+    grace: float | None
+    log_file: Path | None
+    log_payloads: bool
+    quiet: bool
+
+
+_SENDING_FIELDS = tuple(f.name for f in fields(Sending))

@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from importer import exitcodes
-from importer.calllog import FILE_NAME as CALL_LOG
-from importer.cli.options import EXIT_CODES, sending_options
+from importer.cli.options import EXIT_CODES, Sending, input_and_mapping, sending_options
 from importer.cli.summary import print_summary
-from importer.config import load_mapping
 from importer.errors import ConfigError, OutputError, Problem
+from importer.mapping.config import load_mapping
+from importer.outputs.calllog import FILE_NAME as CALL_LOG
 
 if TYPE_CHECKING:
-    from importer.request import StopSwitch
-    from importer.summary import RunSummary
+    from importer.pipeline.request import StopSwitch
+    from importer.pipeline.summary import RunSummary
 
 
 @click.command(epilog=EXIT_CODES)
-@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--mapping",
-    "mapping_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The column-mapping YAML file.",
-)
+@input_and_mapping
 @click.option(
     "--out",
     "out_dir",
@@ -58,7 +50,7 @@ def run(
     out_dir: Path,
     use_sandbox: bool,
     fresh: bool,
-    **sending: Any,
+    sending: Sending,
 ) -> None:
     """Import every row of INPUT into LeadSquared: one CreateCustom call per row.
 
@@ -75,7 +67,7 @@ def run(
 @click.command(epilog=EXIT_CODES)
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @sending_options
-def retry(out_dir: Path, **sending: Any) -> None:
+def retry(out_dir: Path, sending: Sending) -> None:
     """Send again the rows of the run in DIR that failed for a passing reason.
 
     A passing reason is a timeout, a lost connection, a 5xx answer, a throttle that outlasted
@@ -86,7 +78,7 @@ def retry(out_dir: Path, **sending: Any) -> None:
     instead. Rows the run never reached are left for the run's own command. Results in DIR
     are updated in place.
     """
-    from importer.rundir import retry_inputs
+    from importer.pipeline.rundir import retry_inputs
 
     input_file, mapping_file = retry_inputs(out_dir)
     load_mapping(mapping_file)  # its problems are told before those of the connection
@@ -97,7 +89,7 @@ def _send(
     input_file: Path,
     mapping_file: Path,
     out_dir: Path,
-    sending: dict[str, Any],
+    sending: Sending,
     use_sandbox: bool,
     fresh: bool,
     retry: bool,
@@ -105,35 +97,36 @@ def _send(
     """Run an import (or a retry) with the command line's options, and exit with its code."""
     import asyncio
 
-    from importer.connection import Connection, resolve_connection
-    from importer.delivery import RetryPolicy
-    from importer.limiter import Rate
-    from importer.outage import OutagePolicy
-    from importer.pipeline import run_import
-    from importer.progress import BarProgress, Progress, SilentProgress
-    from importer.request import RunOptions, RunRequest, StopSwitch
+    from importer.cli.progress import BarProgress
+    from importer.outputs.progress import Progress, SilentProgress
+    from importer.pipeline.request import RunOptions, RunRequest, StopSwitch
+    from importer.pipeline.runner import run_import
     from importer.sandbox import SandboxConfig, parse_rate, serve
+    from importer.sending.connection import Connection, resolve_connection
+    from importer.sending.delivery import RetryPolicy
+    from importer.sending.limiter import Rate
+    from importer.sending.outage import OutagePolicy
 
-    rate_text = sending["rate_text"]
+    rate_text = sending.rate_text
     try:
         calls, seconds = parse_rate(rate_text or ("25/1s" if use_sandbox else "25/5s"))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate") from None
-    timeout = sending["timeout"]
+    timeout = sending.timeout
     options = RunOptions(
         rate=Rate(calls, seconds),
-        workers=sending["workers"],
+        workers=sending.workers,
         timeout=timeout,
-        policy=RetryPolicy(transient_retries=sending["retries"], settle=timeout),
-        max_rows=sending["max_rows"],
-        grace=sending["grace"],
-        log_path=sending["log_file"] or out_dir / CALL_LOG,
-        log_payloads=sending["log_payloads"],
-        check_account=sending["check_account"],
-        outage=OutagePolicy(limit=sending["outage_limit"]),
+        policy=RetryPolicy(transient_retries=sending.retries, settle=timeout),
+        max_rows=sending.max_rows,
+        grace=sending.grace,
+        log_path=sending.log_file or out_dir / CALL_LOG,
+        log_payloads=sending.log_payloads,
+        check_account=sending.check_account,
+        outage=OutagePolicy(limit=sending.outage_limit),
     )
-    quiet = sending["quiet"]
-    connection = None if use_sandbox else resolve_connection(sending["host"], sending["region"])
+    quiet = sending.quiet
+    connection = None if use_sandbox else resolve_connection(sending.host, sending.region)
     progress: Progress
     if quiet:
         progress = SilentProgress()

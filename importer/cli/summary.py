@@ -10,15 +10,15 @@ import click
 from importer.cli.options import counted
 
 if TYPE_CHECKING:
-    from importer.summary import RunSummary
+    from importer.pipeline.summary import RunSummary
 
 
 def print_summary(summary: RunSummary, fresh: bool = False) -> None:
     """The summary line on stdout; why the run stopped, and how to go on, on stderr. After
     ``--fresh`` the same command would start over: the way to resume is said instead."""
-    from importer.journal import FILE_NAME as JOURNAL_FILE
-    from importer.rundir import OUTCOME_FILES
-    from importer.summary import FATAL, MAX_ROWS, OUTAGE, OUTPUT
+    from importer.pipeline.journal import FILE_NAME as JOURNAL_FILE
+    from importer.pipeline.rundir import OUTCOME_FILES
+    from importer.pipeline.summary import FATAL, MAX_ROWS, OUTAGE, OUTPUT
 
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.failed_by_type.items()))
     counters = summary.counters

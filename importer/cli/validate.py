@@ -10,24 +10,16 @@ from typing import TYPE_CHECKING
 import click
 
 from importer import exitcodes
-from importer.cli.options import connection_options, counted, to_stderr
-from importer.config import Mapping, load_mapping
+from importer.cli.options import connection_options, counted, input_and_mapping, to_stderr
 from importer.errors import ConfigError
+from importer.mapping.config import Mapping, load_mapping
 
 if TYPE_CHECKING:
-    from importer.account import Account
+    from importer.account.model import Account
 
 
 @click.command()
-@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--mapping",
-    "mapping_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The column-mapping YAML file.",
-)
+@input_and_mapping
 @click.option(
     "--out",
     "out_dir",
@@ -74,21 +66,17 @@ def validate(
     Exit 0 when every row maps, 1 when some rows fail, 2 on a mapping or file error (or an
     --out that cannot take failures.csv), 74 when failures.csv cannot be written.
     """
-    from importer.validation import open_input, validate_file
+    from importer.mapping.validation import open_input, validate_file
 
     mapping = load_mapping(mapping_file)
-    if out_dir is not None:
-        from importer.rundir import check_validate_out
+    if out_dir is not None:  # validate_file checks it too; here, before any call is made
+        from importer.pipeline.rundir import check_validate_out
 
         check_validate_out(input_file, out_dir)
     account = None
     if check_account:
         open_input(input_file, mapping)  # file and header problems first, before any call
         account = _read_account(host, region, mapping)
-    if out_dir is not None:
-        from importer.outdir import prepare
-
-        prepare(out_dir)
     try:
         report = validate_file(
             input_file, mapping, out_dir=out_dir, show=show, examples=examples, account=account
@@ -97,7 +85,7 @@ def validate(
         raise ConfigError(exc.problems, source=str(mapping_file)) from None
     click.echo(f"Read {report.source}")
     if account is not None:
-        from importer.describe import checked_against
+        from importer.account.describe import checked_against
 
         click.echo(checked_against(account, mapping))
         for note in report.notes:
@@ -126,9 +114,9 @@ def validate(
 def _read_account(host: str | None, region: str | None, mapping: Mapping) -> Account:
     """The account's metadata for a mapping's checks: the lead fields, the activity types and
     the fields of the mapping's activity type."""
-    from importer.describe import call_account
-    from importer.metadata import fetch_account
-    from importer.preflight import event_code
+    from importer.account.describe import call_account
+    from importer.account.field_values import event_code
+    from importer.account.metadata import fetch_account
 
     code = event_code(mapping)
     events = [code] if code is not None else []

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from importer.connection import Connection
 from importer.sandbox.app import create_app
 from importer.sandbox.state import SandboxConfig, State
+from importer.sending.connection import Connection
 
 
 @dataclass

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import importer.outdir
-import importer.results
+import importer.outputs.results
+import importer.pipeline.outdir
+from importer.pipeline.summary import OUTPUT
 from importer.sandbox import SandboxConfig, serve
-from importer.summary import OUTPUT
 from tests.e2e.test_resume import read, write_inputs
 from tests.unit.test_files_safe import (
     filling,
@@ -26,13 +26,13 @@ async def test_a_results_file_that_fills_up_stops_the_run_and_resuming_rebuilds_
 ):
     data, mapping = write_inputs(tmp_path, 60)
     out = tmp_path / "out"
-    real = importer.results.open_private
+    real = importer.outputs.results.open_private
     async with serve(SandboxConfig(rate_limit=1000, rate_window=1.0, seed=4)) as running:
         monkeypatch.setattr(
-            importer.results, "open_private", filling(real, "success.csv", lambda: 10)
+            importer.outputs.results, "open_private", filling(real, "success.csv", lambda: 10)
         )
         full = await import_into(out, data, mapping, running)
-        monkeypatch.setattr(importer.results, "open_private", real)
+        monkeypatch.setattr(importer.outputs.results, "open_private", real)
         again = await import_into(out, data, mapping, running)
         activities = list(running.state.activities)
     assert full.stop == OUTPUT and full.exit_code == 74
@@ -50,12 +50,12 @@ async def test_a_rebuild_that_fills_up_leaves_the_earlier_results_whole(
     they hold what the earlier ones held: a disk that fills during the copy loses nothing."""
     data, mapping = write_inputs(tmp_path, 60)
     out = tmp_path / "out"
-    real = importer.results.open_private
+    real = importer.outputs.results.open_private
     async with serve(SandboxConfig(rate_limit=1000, rate_window=1.0, seed=4)) as running:
         first = await import_into(out, data, mapping, running)
         before = {name: (out / name).read_bytes() for name in ("success.csv", "failures.csv")}
         monkeypatch.setattr(
-            importer.results, "open_private", filling(real, "success.csv", lambda: 5)
+            importer.outputs.results, "open_private", filling(real, "success.csv", lambda: 5)
         )
         full = await import_into(out, data, mapping, running)
         sent = running.state.counters["calls:CreateCustom"]
@@ -71,16 +71,18 @@ async def test_a_call_log_that_fills_up_stops_the_run_and_no_row_is_sent_twice(
     data, mapping = write_inputs(tmp_path, 60)
     out = tmp_path / "out"
     opened = Counter[str]()
-    real = importer.outdir.open_private
+    real = importer.pipeline.outdir.open_private
 
     def room() -> int:  # each line opens the log: the 15th line finds the disk full
         opened["log"] += 1
         return 1 if opened["log"] < 15 else 0
 
     async with serve(SandboxConfig(rate_limit=1000, rate_window=1.0, seed=4)) as running:
-        monkeypatch.setattr(importer.outdir, "open_private", filling(real, "calls.jsonl", room))
+        monkeypatch.setattr(
+            importer.pipeline.outdir, "open_private", filling(real, "calls.jsonl", room)
+        )
         full = await import_into(out, data, mapping, running)
-        monkeypatch.setattr(importer.outdir, "open_private", real)
+        monkeypatch.setattr(importer.pipeline.outdir, "open_private", real)
         with closing(sqlite3.connect(out / "journal.sqlite")) as db:
             in_doubt = db.execute("SELECT count(*) FROM rows WHERE state = 'sending'").fetchone()
         again = await import_into(out, data, mapping, running)

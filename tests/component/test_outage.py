@@ -7,11 +7,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from importer.outage import OutagePolicy
-from importer.pipeline import run_import
-from importer.request import RunRequest
+from importer.pipeline.request import RunRequest
+from importer.pipeline.runner import run_import
+from importer.pipeline.summary import OUTAGE
 from importer.sandbox import serve
-from importer.summary import OUTAGE
+from importer.sending.outage import OutagePolicy
 from tests.unit.test_outage import (
     QUICK_PROBES,
     import_through_an_outage,

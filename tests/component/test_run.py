@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 
-from importer.delivery import RetryPolicy
-from importer.limiter import Rate
+from importer.sending.delivery import RetryPolicy
+from importer.sending.limiter import Rate
 from tests.unit.test_run import (
     MAPPING,
     rows,

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from importer.config import load_mapping
+from importer.mapping.config import load_mapping
+from importer.mapping.validation import open_input
 from importer.sandbox import serve
-from importer.validation import open_input
 from tests.conftest import ROOT
 from tests.unit.test_sandbox import (
     PROJECT,

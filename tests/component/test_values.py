@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from importer.connection import Connection
-from importer.delivery import RetryPolicy
-from importer.limiter import Rate
-from importer.pipeline import run_import
-from importer.progress import SilentProgress
-from importer.request import RunOptions, RunRequest
+from importer.outputs.progress import SilentProgress
+from importer.pipeline.request import RunOptions, RunRequest
+from importer.pipeline.runner import run_import
 from importer.sandbox import SandboxConfig, serve
+from importer.sending.connection import Connection
+from importer.sending.delivery import RetryPolicy
+from importer.sending.limiter import Rate
 from tests.unit.test_values import (
     MAPPING,
     MAY_BE_LOST,

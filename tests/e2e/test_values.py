@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from importer.config import parse_mapping
+from importer.mapping.config import parse_mapping
 from tests.conftest import run_cli
 from tests.unit.test_values import (
     MAPPING,

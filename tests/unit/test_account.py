@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from importer.account_parsers import api_url, parse_fields, parse_user
+from importer.account.parsers import api_url, parse_fields, parse_user
 from tests.conftest import ROOT
 from tests.unit.test_run import MAPPING
 

@@ -1,4 +1,4 @@
-"""The pure metadata parsers of ``importer.account_parsers`` against answer shapes a live account may
+"""The pure metadata parsers of ``importer.account.parsers`` against answer shapes a live account may
 plausibly give: what each reads, and what it leaves unknown rather than guess. A parser never
 raises; where it cannot read something whole it says "not listed" (None), so that a check is
 skipped instead of made from part of the truth."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from importer.account_parsers import (
+from importer.account.parsers import (
     parse_activity_types,
     parse_fields,
 )

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from importer.backoff import Backoff
-from importer.client import LOOKUP_BACKOFF
-from importer.delivery import RetryPolicy
-from importer.outage import OutagePolicy
+from importer.sending.backoff import Backoff
+from importer.sending.client import LOOKUP_BACKOFF
+from importer.sending.delivery import RetryPolicy
+from importer.sending.outage import OutagePolicy
 
 ROW = RetryPolicy().backoff  # a row's transient failure: base 1, cap 30, full jitter
 PROBE = OutagePolicy().backoff  # the probe of a host that is down: base 1, cap 30

@@ -11,18 +11,13 @@ from typing import Any
 
 import pytest
 
-from importer.calllog import CallLog
-from importer.client import (
-    CREATE_CUSTOM,
-    Counters,
-    LeadSquaredClient,
-    LookupFailed,
-    classify_read,
-)
-from importer.connection import Connection
-from importer.limiter import Rate, RateLimiter
-from importer.responses import Verdict
+from importer.errors import LookupFailed
+from importer.failures import Verdict
+from importer.outputs.calllog import CallLog
 from importer.sandbox import SandboxConfig, serve_in_thread
+from importer.sending.client import CREATE_CUSTOM, Counters, LeadSquaredClient, classify_read
+from importer.sending.connection import Connection
+from importer.sending.limiter import Rate, RateLimiter
 from tests.conftest import run_cli
 from tests.unit.test_run import MAPPING
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from importer.config import parse_mapping
 from importer.errors import ConfigError, Problem
+from importer.mapping.config import parse_mapping
 from tests.conftest import CONTRACT_MAPPING
 
 

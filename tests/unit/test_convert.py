@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from importer.config import Rule
-from importer.convert import CONVERTERS
+from importer.mapping.config import Rule
+from importer.mapping.convert import CONVERTERS
 
 
 def convert(kind: str, values: list[str], **options: str) -> list[str | None]:
@@ -246,3 +246,12 @@ def test_doubtful_days_go_to_the_strict_parser():
         "2026-03-01 10:00:00",
         "ERROR: '05/03/26 10:00' does not match the format '%d/%m/%Y %H:%M'",
     ]
+
+
+def test_every_value_type_a_rule_may_name_has_its_converter():
+    """A value type is its converter in ``CONVERTERS`` and its name in ``config.ValueType``:
+    the two stay the same set, or a rule passes the config and fails on its first row."""
+    from importer.mapping.config import VALUE_TYPES
+    from importer.mapping.convert import CONVERTERS
+
+    assert set(VALUE_TYPES) == set(CONVERTERS)

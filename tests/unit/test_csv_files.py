@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from importer.config import parse_mapping
-from importer.connection import Connection
-from importer.delivery import RetryPolicy
 from importer.errors import SourceError
-from importer.limiter import Rate
-from importer.pipeline import run_import
-from importer.progress import SilentProgress
-from importer.request import RunOptions, RunRequest
+from importer.mapping.config import parse_mapping
+from importer.outputs.progress import SilentProgress
+from importer.pipeline.request import RunOptions, RunRequest
+from importer.pipeline.runner import run_import
+from importer.pipeline.summary import RunSummary
+from importer.readers.source import open_source
 from importer.sandbox import SandboxConfig, serve
-from importer.source import open_source
-from importer.summary import RunSummary
+from importer.sending.connection import Connection
+from importer.sending.delivery import RetryPolicy
+from importer.sending.limiter import Rate
 from tests.conftest import run_cli
 
 MAPPING = """

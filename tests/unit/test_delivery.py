@@ -8,18 +8,11 @@ from typing import Any
 
 import pytest
 
-from importer.client import CallLost, CallNotSent, Counters, LookupFailed, RunStopped
-from importer.delivery import (
-    FAILED,
-    INTERRUPTED,
-    SUCCEEDED,
-    Delivery,
-    FatalError,
-    RetryPolicy,
-    RowJob,
-    same_activity,
-)
-from importer.outage import Link
+from importer.errors import CallLost, CallNotSent, FatalError, LookupFailed, RunStopped
+from importer.sending.client import Counters
+from importer.sending.delivery import FAILED, INTERRUPTED, SUCCEEDED, Delivery, RetryPolicy, RowJob
+from importer.sending.landed import same_activity
+from importer.sending.outage import Link
 
 OK = (200, json.dumps({"Status": "Success", "Message": {"Id": "act", "RelatedId": "lead"}}))
 

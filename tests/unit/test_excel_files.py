@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 from importer.errors import SourceError
-from importer.source import open_source
-from importer.xlsx_extras import number_renderer
+from importer.readers.source import open_source
+from importer.readers.xlsx_extras import number_renderer
 from tests.conftest import MINIMAL_MAPPING
 
 
@@ -481,8 +481,8 @@ def test_ods_files_are_read_with_the_same_guarantees(tmp_path: Path):
 
 
 def test_excel_values_must_be_shown_or_raw():
-    from importer.config import parse_mapping
     from importer.errors import ConfigError
+    from importer.mapping.config import parse_mapping
 
     with pytest.raises(ConfigError) as caught:
         parse_mapping("source:\n  excel_values: digits\n" + MINIMAL_MAPPING, "m.yaml")
@@ -516,7 +516,7 @@ def test_a_pdf_named_csv(tmp_path: Path):
 def test_init_mapping_never_picks_a_hidden_sheet(tmp_path: Path):
     """init-mapping takes the widest sheet (a notes sheet first is common), among the visible
     ones only: a wide hidden sheet (an old copy) is passed over."""
-    from importer.scaffold import pick_sheet
+    from importer.account.scaffold import pick_sheet
 
     book = openpyxl.Workbook()
     old = book.active

@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
-from importer import mapping, preflight
-from importer.client import CallLost, CallNotSent, Counters, RunStopped
-from importer.delivery import FAILED, SUCCEEDED, Delivery, FatalError, RetryPolicy
+from importer.account import field_values
+from importer.errors import CallLost, CallNotSent, FatalError, HostUnreachable, RunStopped
 from importer.failures import KINDS, Kind, Next, Verdict, final_sql, is_final, kind_of
-from importer.journal import Journal
-from importer.outage import HostUnreachable
-from importer.responses import classify_response
-from importer.results import encode_cells
+from importer.mapping import plan as mapping
+from importer.outputs.results import encode_cells
+from importer.pipeline.journal import Journal
+from importer.sending.client import Counters
+from importer.sending.delivery import FAILED, SUCCEEDED, Delivery, RetryPolicy
+from importer.sending.responses import classify_response
 from tests.unit.test_delivery import OK, ScriptedClient, job
 
 
@@ -177,11 +178,11 @@ def test_the_mapping_stages_kinds_are_named_in_the_table_as_final():
         mapping.BAD_ROW,
         mapping.INVALID_VALUE,
         mapping.MISSING_VALUE,
-        preflight.MISSING_VALUE,
-        preflight.NOT_AN_OPTION,
-        preflight.TOO_LONG,
-        preflight.WRONG_TYPE,
-        preflight.UNKNOWN_EVENT,
+        field_values.MISSING_VALUE,
+        field_values.NOT_AN_OPTION,
+        field_values.TOO_LONG,
+        field_values.WRONG_TYPE,
+        field_values.UNKNOWN_EVENT,
     ]
     for name in names:
         assert kind_of(name).name == name and kind_of(name).final, name

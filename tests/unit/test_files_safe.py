@@ -22,11 +22,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
-from importer.connection import Connection
-from importer.journal import Journal
-from importer.pipeline import run_import
-from importer.request import RunOptions, RunRequest
-from importer.summary import RunSummary
+from importer.pipeline.journal import Journal
+from importer.pipeline.request import RunOptions, RunRequest
+from importer.pipeline.runner import run_import
+from importer.pipeline.summary import RunSummary
+from importer.sending.connection import Connection
 from tests.conftest import ROOT
 from tests.unit.test_run import FAST, GENEROUS
 

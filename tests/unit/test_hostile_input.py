@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from importer.connection import check_url
-from importer.responses import Verdict, classify_response, read_json
+from importer.failures import Verdict
+from importer.sending.connection import check_url
+from importer.sending.responses import classify_response, read_json
 
 DEEP = "[" * 100_000
 

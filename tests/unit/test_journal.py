@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from importer.journal import Attempt, Journal, JournalError, RowSet
-from importer.results import encode_cells
+from importer.outputs.results import encode_cells
+from importer.pipeline.journal import Attempt, Journal, JournalError
+from importer.pipeline.snapshot import RowSet
 
 CELLS = {
     2: ["a@x.com", 'Zoë, "the" buyer', "line one\nline two"],
@@ -110,8 +111,8 @@ def entries(path: Path) -> list[tuple]:
 
 
 async def test_every_attempt_is_kept_with_its_outcome(tmp_path: Path):
-    from importer.client import Counters
-    from importer.delivery import Delivery, RetryPolicy
+    from importer.sending.client import Counters
+    from importer.sending.delivery import Delivery, RetryPolicy
     from tests.unit.test_delivery import OK, ScriptedClient, job, mx
 
     journal = Journal.open(tmp_path)

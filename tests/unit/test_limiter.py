@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from importer.limiter import Pacer, Rate, RateLimiter, Throttle
+from importer.sending.limiter import Pacer, Rate, RateLimiter, Throttle
 
 RETURN = 0.02  # the answer's way back, constant
 

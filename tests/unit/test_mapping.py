@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from importer.config import parse_mapping
 from importer.errors import ConfigError
-from importer.mapping import Plan
-from importer.source import Chunk
+from importer.mapping.config import parse_mapping
+from importer.mapping.plan import Plan
+from importer.readers.source import Chunk
 from tests.conftest import CONTRACT_MAPPING
 
 CONTRACT = CONTRACT_MAPPING  # the contract, verbatim

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from importer.account_parsers import parse_fields
+from importer.account.parsers import parse_fields
 from importer.sandbox.schema import default_schema
 from importer.sandbox.shapes import SHAPES
 from tests.conftest import ROOT

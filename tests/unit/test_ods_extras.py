@@ -38,8 +38,8 @@ from odf.table import (
 )
 from odf.text import P
 
-from importer.ods_extras import merged_ranges, sheet_notes
-from importer.xlsx_extras import Note, XlsxPartError
+from importer.readers.ods_extras import merged_ranges, sheet_notes
+from importer.readers.xlsx_extras import Note, XlsxPartError
 
 CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
 NUMBER_NS = "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0"

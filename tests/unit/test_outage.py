@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from importer.connection import Connection
-from importer.limiter import Rate
-from importer.outage import HostUnreachable, Link, OutagePolicy
-from importer.pipeline import run_import
-from importer.progress import SilentProgress
-from importer.request import RunOptions, RunRequest
+from importer.errors import HostUnreachable
+from importer.outputs.progress import SilentProgress
+from importer.pipeline.request import RunOptions, RunRequest
+from importer.pipeline.runner import run_import
 from importer.sandbox import SandboxConfig, serve
 from importer.sandbox.state import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, State
+from importer.sending.connection import Connection
+from importer.sending.limiter import Rate
+from importer.sending.outage import Link, OutagePolicy
 from tests.unit.test_run import FAST, MAPPING, rows, write_input
 
 QUICK_PROBES = OutagePolicy(limit=120.0, first_probe=0.2, probe_cap=1.0)

@@ -7,7 +7,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from importer.phone import normalize_phone, normalize_phones
+from importer.mapping.phone import normalize_phone, normalize_phones
 
 
 def phones(values: list[str], country: str | None) -> list[str]:

@@ -15,11 +15,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from importer.calllog import CallLog
-from importer.client import CallLost, CallNotSent, Counters, LeadSquaredClient, LookupFailed
-from importer.connection import Connection
-from importer.limiter import Rate, RateLimiter
+from importer.errors import CallLost, CallNotSent, LookupFailed
+from importer.outputs.calllog import CallLog
 from importer.sandbox.echo import FORMS
+from importer.sending.client import Counters, LeadSquaredClient
+from importer.sending.connection import Connection
+from importer.sending.limiter import Rate, RateLimiter
 
 #: Keys as LeadSquared's look, with '$' and '/' in them; every run of letters and digits in
 #: them mixes cases, so that no id, name or hex digest written by a run can hold one by chance.

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from importer.responses import Verdict, classify_response
+from importer.failures import Verdict
+from importer.sending.responses import classify_response
 
 
 def mx(kind: str, message: str = "m") -> str:

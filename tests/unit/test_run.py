@@ -10,14 +10,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from importer.connection import Connection
-from importer.delivery import RetryPolicy
-from importer.limiter import Rate
-from importer.pipeline import run_import
-from importer.progress import SilentProgress
-from importer.request import RunOptions, RunRequest
+from importer.outputs.progress import SilentProgress
+from importer.pipeline.request import RunOptions, RunRequest
+from importer.pipeline.runner import run_import
+from importer.pipeline.summary import RunSummary
 from importer.sandbox import SandboxConfig, serve
-from importer.summary import RunSummary
+from importer.sending.connection import Connection
+from importer.sending.delivery import RetryPolicy
+from importer.sending.limiter import Rate
 
 MAPPING = """
 lead:

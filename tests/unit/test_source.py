@@ -8,10 +8,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from importer.delimited import detect_delimiter
 from importer.errors import SourceError
-from importer.source import open_source
-from importer.workbook import cell_text
+from importer.readers.cells import cell_text
+from importer.readers.delimited import detect_delimiter
+from importer.readers.source import open_source
 
 TEXT = "Email;Name;Zip\r\nzoë@example.com;Zoë O'Brien;00123\r\nrené@example.com;René;NA\r\n"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from importer.config import Rule
-from importer.convert import CONVERTERS, swap_day_month
-from importer.phone import normalize_phone, normalize_phones
+from importer.mapping.config import Rule
+from importer.mapping.convert import CONVERTERS, swap_day_month
+from importer.mapping.phone import normalize_phone, normalize_phones
 from tests.conftest import run_cli
 
 OUT_OF_RANGE = (

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import python_calamine as calamine
 
-from importer import xlsb_extras
-from importer.source import open_source, sniff
-from importer.xlsx_extras import Note, XlsxPartError
+from importer.readers import xlsb_extras
+from importer.readers.source import open_source, sniff
+from importer.readers.xlsx_extras import Note, XlsxPartError
 from tests.xlsb_writer import ERROR_CODES, Sheet, write_xlsb
 
 HEADER = ["Code", "Share", "Amount", "Joined", "Phone", "Lookup", "Ratio", "City"]
