@@ -90,7 +90,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from importer.sending.responses import Answer
+    from importer.failures import Answer
 
 
 class ImporterError(Exception):

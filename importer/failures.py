@@ -76,6 +76,19 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What one answer from LeadSquared means (``sending.responses.classify_response``): its
+    verdict and, for a failure, its kind and message; for a success, the ids it gave."""
+
+    verdict: Verdict
+    error_type: str = ""
+    message: str = ""
+    activity_id: str = ""
+    lead_id: str = ""
+    limit: tuple[int, float] | None = None  # the limit a throttle message states
+
+
+@dataclass(frozen=True)
 class Kind:
     """One line of the table: an error type (or a family of them) and what it leads to."""
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from importer.pipeline.outdir import write_private
+from importer.outdir import write_private
 
 FILE_NAME = "account.json"
 #: Single-choice data types whose values must be one of the options. A multi-select's value

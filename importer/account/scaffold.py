@@ -175,7 +175,7 @@ def _unseen(
 def pick_sheet(path: Path) -> str | None:
     """For a workbook (of any kind the readers take): the visible sheet with the widest header
     in its first five rows (a notes sheet first is common); a hidden sheet is never chosen."""
-    from importer.readers.source import KIND_SUFFIX, sniff
+    from importer.readers.kinds import KIND_SUFFIX, sniff
 
     if sniff(path) not in KIND_SUFFIX:
         return None

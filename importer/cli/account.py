@@ -151,7 +151,7 @@ def account_command(
     )
     from importer.account.metadata import Record, fetch_account
     from importer.account.metadata import dump as dump_of
-    from importer.pipeline.outdir import write_private
+    from importer.outdir import write_private
 
     if dump is not None:  # before any call: a dump that cannot be written is known now
         if dump.exists() and not force:

@@ -49,7 +49,7 @@ def init_mapping(
     from importer.account.describe import call_account, listed_types, unknown_codes
     from importer.account.model import ActivityType
     from importer.account.scaffold import pick_sheet, scaffold
-    from importer.readers.source import open_source
+    from importer.readers.registry import open_source
     from importer.sending.connection import resolve_connection
 
     if output is not None and output.exists() and not force:

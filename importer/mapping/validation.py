@@ -20,7 +20,8 @@ from importer.mapping.config import Mapping
 from importer.mapping.convert import count_readable, parse_datetimes, swap_day_month
 from importer.mapping.plan import BAD_ROW, INVALID_VALUE, MappedChunk, Plan, RowProblem
 from importer.outputs.results import failure_writer
-from importer.readers.source import DEFAULT_CHUNK_ROWS, Source, open_source
+from importer.readers.registry import open_source
+from importer.readers.source import DEFAULT_CHUNK_ROWS, Source
 
 if TYPE_CHECKING:
     from importer.account.model import Account
@@ -173,7 +174,7 @@ def validate_file(
     run's, nor over the input: ConfigError). With ``account``, check the mapping against it
     first (ConfigError) and every value against its fields."""
     if out_dir is not None:
-        from importer.pipeline.outdir import prepare
+        from importer.outdir import prepare
         from importer.pipeline.rundir import check_validate_out
 
         check_validate_out(Path(path), Path(out_dir))

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from importer.pipeline.outdir import appending, make_folder
+from importer.outdir import appending, make_folder
 
 FILE_NAME = "calls.jsonl"
 

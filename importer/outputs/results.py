@@ -3,7 +3,7 @@
 ``failures.csv`` holds ``_row``, ``_error_type``, ``_error``, then the input's columns verbatim in
 their original order, so it can be given back as input with the same mapping. Files are UTF-8 with
 a byte-order mark, which Excel needs to show accents and which lsq-import reads back. Every file
-is its owner's only (0600, ``importer.pipeline.outdir``).
+is its owner's only (0600, ``importer.outdir``).
 
 A write that fails (a full disk, a folder removed under the run) raises ``OutputError``, once:
 the file is then left as it is and takes no more rows (the journal holds them, and the next run
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from importer.errors import OutputError
-from importer.pipeline.outdir import make_folder, open_private, output_error, write_private
+from importer.outdir import make_folder, open_private, output_error, write_private
 
 if TYPE_CHECKING:
     from importer.pipeline.snapshot import Replayed, Snapshot

@@ -8,6 +8,7 @@ outcomes.py     each row's outcome into the journal, the summary, the outputs, t
 journal.py      the SQLite journal, the truth about each row (snapshot.py: what a resumed
                 run reads from it)
 summary.py      ``RunSummary``: what a run did, and its exit code
-rundir.py       the run folder's files and the checks on them; outdir.py: every file its
-                owner's only, nothing written over; folder_lock.py: one run per folder
+rundir.py       the run folder's files and the checks on them (``importer/outdir.py``: every
+                file its owner's only, nothing written over); folder_lock.py: one run per
+                folder
 """

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from importer.pipeline.outdir import open_private
+from importer.outdir import open_private
 
 
 class FolderLock:

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from importer.errors import NothingSent
-from importer.pipeline.outdir import create_private, restrict
+from importer.outdir import create_private, restrict
 from importer.pipeline.snapshot import Snapshot
 
 PENDING, SENDING, SUCCEEDED, FAILED = "pending", "sending", "succeeded", "failed"

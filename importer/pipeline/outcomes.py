@@ -17,9 +17,9 @@ from typing import Protocol
 
 from importer.errors import OutputError
 from importer.failures import NOT_SENT
+from importer.outdir import output_error
 from importer.outputs.progress import Progress
 from importer.pipeline.journal import Journal
-from importer.pipeline.outdir import output_error
 from importer.pipeline.summary import RunSummary
 from importer.sending.delivery import SUCCEEDED, RowResult
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from importer.account.model import FILE_NAME as ACCOUNT_FILE
 from importer.errors import ConfigError, Problem
+from importer.outdir import EARLIER, describe, output_error, prepare, same_file
 from importer.outputs.calllog import FILE_NAME as CALL_LOG
 from importer.outputs.results import FAILURES_FILE, SUCCESS_FILE, SUMMARY_FILE
 from importer.pipeline.journal import FILE_NAME as JOURNAL_FILE
 from importer.pipeline.journal import Journal, JournalError
-from importer.pipeline.outdir import EARLIER, describe, output_error, prepare, same_file
 
 #: The files a run writes in its folder that hold its outcomes: a run starting in a folder with
 #: no journal moves those it finds aside rather than write over them.

@@ -32,13 +32,13 @@ from importer.errors import OutputError
 from importer.mapping.config import load_mapping
 from importer.mapping.plan import Plan
 from importer.mapping.validation import open_input
+from importer.outdir import move_aside, output_error, prepare, same_file
 from importer.outputs.calllog import CallLog
 from importer.outputs.progress import Progress, SilentProgress
 from importer.outputs.results import RunResults, write_summary
 from importer.pipeline import rundir
 from importer.pipeline.folder_lock import FolderLock
 from importer.pipeline.journal import FILE_NAME as JOURNAL_FILE
-from importer.pipeline.outdir import move_aside, output_error, prepare, same_file
 from importer.pipeline.pool import Pool
 from importer.pipeline.request import RunRequest, StopSwitch
 from importer.pipeline.snapshot import Replayed, RowSet, RowState, Snapshot

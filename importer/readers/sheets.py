@@ -10,7 +10,7 @@ from pathlib import Path
 import python_calamine as calamine
 
 from importer.errors import SourceError
-from importer.readers.source import KIND_SUFFIX
+from importer.readers.kinds import KIND_SUFFIX
 
 
 def choose_sheet(path: Path, metas: list[calamine.SheetMetadata], sheet: str | None) -> str:

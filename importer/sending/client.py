@@ -34,13 +34,13 @@ import aiohttp
 
 from importer import __version__
 from importer.errors import CallLost, CallNotSent, LookupFailed, OutputError, RunStopped
-from importer.failures import Verdict
+from importer.failures import Answer, Verdict
 from importer.outputs.calllog import CallLog
 from importer.sending.backoff import Backoff
 from importer.sending.connection import Connection
 from importer.sending.limiter import Lesson, RateLimiter, Stamp
 from importer.sending.outage import Link, OutagePolicy
-from importer.sending.responses import Answer, classify_response, read_json
+from importer.sending.responses import classify_response, read_json
 
 CREATE_CUSTOM = "/v2/ProspectActivity.svc/CreateCustom"
 #: The wait before a read-only call's next attempt: 0.2, 0.4, 0.8, then 1 s.

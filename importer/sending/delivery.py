@@ -38,6 +38,7 @@ from importer.failures import (
     HOST_UNREACHABLE,
     INTERRUPTED,
     OUTCOME_UNKNOWN,
+    Answer,
     Verdict,
 )
 from importer.pipeline.journal import Attempt
@@ -45,7 +46,7 @@ from importer.sending.backoff import Backoff
 from importer.sending.client import CREATE_CUSTOM, Counters, LeadSquaredClient
 from importer.sending.landed import find_landed
 from importer.sending.outage import Link
-from importer.sending.responses import Answer, classify_response
+from importer.sending.responses import classify_response
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 

@@ -23,27 +23,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from importer.errors import SendAgain
-from importer.failures import KEYS_REFUSED, NOT_FOUND, RATE_LIMITED, UNAUTHORIZED, Verdict, kind_of
-
-__all__ = ["Answer", "TooDeep", "Verdict", "classify_response", "read_json"]
+from importer.failures import (
+    KEYS_REFUSED,
+    NOT_FOUND,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    Answer,
+    Verdict,
+    kind_of,
+)
 
 _LIMIT = re.compile(r"limit of (\d+) in (\d+(?:\.\d+)?) second", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one answer means."""
-
-    verdict: Verdict
-    error_type: str = ""
-    message: str = ""
-    activity_id: str = ""
-    lead_id: str = ""
-    limit: tuple[int, float] | None = None  # the limit a throttle message states
 
 
 def classify_response(status: int, text: str) -> Answer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 from tests.unit.test_csv_files import (
     CYRILLIC,
     MAPPING,

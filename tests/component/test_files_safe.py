@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import importer.outdir
 import importer.outputs.results
-import importer.pipeline.outdir
 from importer.pipeline.summary import OUTPUT
 from importer.sandbox import SandboxConfig, serve
 from tests.e2e.test_resume import read, write_inputs
@@ -71,18 +71,16 @@ async def test_a_call_log_that_fills_up_stops_the_run_and_no_row_is_sent_twice(
     data, mapping = write_inputs(tmp_path, 60)
     out = tmp_path / "out"
     opened = Counter[str]()
-    real = importer.pipeline.outdir.open_private
+    real = importer.outdir.open_private
 
     def room() -> int:  # each line opens the log: the 15th line finds the disk full
         opened["log"] += 1
         return 1 if opened["log"] < 15 else 0
 
     async with serve(SandboxConfig(rate_limit=1000, rate_window=1.0, seed=4)) as running:
-        monkeypatch.setattr(
-            importer.pipeline.outdir, "open_private", filling(real, "calls.jsonl", room)
-        )
+        monkeypatch.setattr(importer.outdir, "open_private", filling(real, "calls.jsonl", room))
         full = await import_into(out, data, mapping, running)
-        monkeypatch.setattr(importer.pipeline.outdir, "open_private", real)
+        monkeypatch.setattr(importer.outdir, "open_private", real)
         with closing(sqlite3.connect(out / "journal.sqlite")) as db:
             in_doubt = db.execute("SELECT count(*) FROM rows WHERE state = 'sending'").fetchone()
         again = await import_into(out, data, mapping, running)

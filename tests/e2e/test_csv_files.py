@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 from tests.unit.test_csv_files import (
     CYRILLIC,
     MAPPING,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 from tests.conftest import MINIMAL_MAPPING, run_cli
 from tests.unit.test_excel_files import (
     titled_book,

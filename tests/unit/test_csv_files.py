@@ -17,7 +17,7 @@ from importer.outputs.progress import SilentProgress
 from importer.pipeline.request import RunOptions, RunRequest
 from importer.pipeline.runner import run_import
 from importer.pipeline.summary import RunSummary
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 from importer.sandbox import SandboxConfig, serve
 from importer.sending.connection import Connection
 from importer.sending.delivery import RetryPolicy

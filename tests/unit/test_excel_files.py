@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from importer.errors import SourceError
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 from importer.readers.xlsx_extras import number_renderer
 from tests.conftest import MINIMAL_MAPPING
 

@@ -11,7 +11,7 @@ import pytest
 from importer.errors import SourceError
 from importer.readers.cells import cell_text
 from importer.readers.delimited import detect_delimiter
-from importer.readers.source import open_source
+from importer.readers.registry import open_source
 
 TEXT = "Email;Name;Zip\r\nzoë@example.com;Zoë O'Brien;00123\r\nrené@example.com;René;NA\r\n"
 

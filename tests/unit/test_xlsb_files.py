@@ -14,7 +14,8 @@ import pytest
 import python_calamine as calamine
 
 from importer.readers import xlsb_extras
-from importer.readers.source import open_source, sniff
+from importer.readers.kinds import sniff
+from importer.readers.registry import open_source
 from importer.readers.xlsx_extras import Note, XlsxPartError
 from tests.xlsb_writer import ERROR_CODES, Sheet, write_xlsb
 
