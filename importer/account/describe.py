@@ -52,7 +52,7 @@ def call_account(host: str | None, region: str | None, work: Work[T], note: Note
 
 
 async def _call(connection: Connection, work: Work[T], note: Note) -> T:
-    from importer.account.preflight import preflight
+    from importer.account.metadata import preflight
     from importer.sending.client import Counters
     from importer.sending.limiter import Rate, RateLimiter
 

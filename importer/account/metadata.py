@@ -1,5 +1,6 @@
 """Reading the account's metadata endpoints: who the keys belong to, the lead fields, the
-activity types and their fields, and a raw dump of the answers for support.
+activity types and their fields, and a raw dump of the answers for support; ``preflight``, the
+account read before a run, its host found from the keys if none was given.
 
 The calls go through the run's client, so they count against the rate limit like any other.
 What each answer means is ``importer.account.model``'s business; this module decides what a failed
@@ -18,15 +19,19 @@ import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from importer.account.field_values import event_code
 from importer.account.model import NO_USER, Account, ActivityType, FieldInfo, User
 from importer.account.parsers import parse_activity_types, parse_fields, parse_user
 from importer.errors import AccountError, HostUnreachable, LookupFailed, RunStopped
-from importer.sending.client import WHOAMI, LeadSquaredClient
-from importer.sending.connection import Connection
+from importer.mapping.config import Mapping
+from importer.outputs.calllog import CallLog
+from importer.sending.client import WHOAMI, Counters, LeadSquaredClient
+from importer.sending.connection import Connection, check_url
+from importer.sending.limiter import RateLimiter
 
 ACTIVITY_TYPES = "/v2/ProspectActivity.svc/ActivityTypes.Get"
 ACTIVITY_SETTING = "/v2/ProspectActivity.svc/CustomActivity/GetActivitySetting"
@@ -314,3 +319,66 @@ def _name(path: str) -> str:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def preflight(
+    connection: Connection,
+    mapping: Mapping | None,
+    limiter: RateLimiter,
+    counters: Counters,
+    timeout: float,
+    *,
+    check: bool = True,
+    note: Callable[[str], None] = lambda message: None,
+    log: CallLog | None = None,
+) -> tuple[Connection, Account | None]:
+    """Before a run: find the account's host if none was given, and read the account's metadata
+    for ``fit_account`` (``check``). Raises AccountError when the keys are refused or the
+    host does not answer; metadata that answers in a shape nothing reads only skips checks.
+    Every call goes to ``log``, the run's call log, like the rows' calls after it; every text
+    an answer brings (and so every message raised) has the keys redacted by the client."""
+    async with LeadSquaredClient.new_session(2, timeout) as session:
+        client = LeadSquaredClient(session, connection, limiter, counters, log=log)
+        if connection.discover:
+            connection = client.connection = await _discover(client, note)
+        if not check:
+            return connection, None
+        code = event_code(mapping) if mapping is not None else None
+        try:
+            account = await fetch_account(client, [code] if code is not None else [])
+        except AccountError as exc:
+            if exc.refused:
+                raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
+            if exc.unreachable:
+                raise AccountError(f"{exc} (nothing was sent)", unreachable=True) from None
+            raise AccountError(
+                f"could not read the account from {connection.base_url}: {exc}. Check the host "
+                "(--host, --region, LSQ_HOST) and the network"
+            ) from None
+    return connection, account
+
+
+async def _discover(client: LeadSquaredClient, note: Callable[[str], None]) -> Connection:
+    """The connection to the account's own API host, as ``UserByAccessKey.Get`` names it (the
+    call answers on any host), held to the rules of a host given by hand."""
+    asked = client.connection.base_url
+    found = (
+        f"no host was given, and the account's host could not be found from {asked}: {{}}. "
+        "Give --host or --region, or set LSQ_HOST"
+    )
+    try:
+        user = await whoami(client)
+    except AccountError as exc:
+        if exc.refused:
+            raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
+        raise AccountError(found.format(exc.detail)) from None
+    if not user.api_host:
+        raise AccountError(found.format("UserByAccessKey.Get named no API host"))
+    unsafe = check_url(user.api_host)
+    if unsafe:  # the keys would go there: it passes the check of a host given by hand, or none
+        raise AccountError(
+            "no host was given, and the host the account names (UserByAccessKey.Get) is not "
+            f"one to send the keys to: {unsafe}. Give --host or --region, or set LSQ_HOST"
+        )
+    note(f"no host given: the account {user.org} is served by {user.api_host}, which this run uses")
+    return replace(client.connection, base_url=user.api_host, discover=False)

@@ -9,14 +9,14 @@ types, a field's type or options), the check is skipped and ``Review.skipped`` s
 
 ``field_values`` judges the rows' values against the account's fields (``field_for``,
 ``value_problems``); ``value_skips`` here says which of those checks the metadata leaves no way
-to make. ``preflight`` reads the account before a run, finding its host if none was given.
+to make. Reading the account before a run is ``metadata.preflight``.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from importer.account.field_values import (
     Target,
@@ -25,12 +25,9 @@ from importer.account.field_values import (
 )
 from importer.account.metadata import ACTIVITY_SETTING, ACTIVITY_TYPES, LEAD_FIELDS, unread
 from importer.account.model import Account, ActivityType, FieldInfo
-from importer.errors import AccountError, Problem
+from importer.errors import Problem
 from importer.mapping.config import Mapping
-from importer.outputs.calllog import CallLog
-from importer.sending.client import WHOAMI, Counters, LeadSquaredClient
-from importer.sending.connection import Connection, check_url
-from importer.sending.limiter import RateLimiter
+from importer.sending.client import WHOAMI
 
 
 @dataclass(frozen=True)
@@ -350,70 +347,3 @@ def _unknown(path: str, name: str, known: tuple[FieldInfo, ...], where: str) -> 
         else:
             message += " (lsq-import fields lists them)"
     return Problem(path, message)
-
-
-async def preflight(
-    connection: Connection,
-    mapping: Mapping | None,
-    limiter: RateLimiter,
-    counters: Counters,
-    timeout: float,
-    *,
-    check: bool = True,
-    note: Callable[[str], None] = lambda message: None,
-    log: CallLog | None = None,
-) -> tuple[Connection, Account | None]:
-    """Before a run: find the account's host if none was given, and read the account's metadata
-    for ``fit_account`` (``check``). Raises AccountError when the keys are refused or the
-    host does not answer; metadata that answers in a shape nothing reads only skips checks.
-    Every call goes to ``log``, the run's call log, like the rows' calls after it; every text
-    an answer brings (and so every message raised) has the keys redacted by the client."""
-    from importer.account.metadata import fetch_account
-
-    async with LeadSquaredClient.new_session(2, timeout) as session:
-        client = LeadSquaredClient(session, connection, limiter, counters, log=log)
-        if connection.discover:
-            connection = client.connection = await _discover(client, note)
-        if not check:
-            return connection, None
-        code = event_code(mapping) if mapping is not None else None
-        try:
-            account = await fetch_account(client, [code] if code is not None else [])
-        except AccountError as exc:
-            if exc.refused:
-                raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
-            if exc.unreachable:
-                raise AccountError(f"{exc} (nothing was sent)", unreachable=True) from None
-            raise AccountError(
-                f"could not read the account from {connection.base_url}: {exc}. Check the host "
-                "(--host, --region, LSQ_HOST) and the network"
-            ) from None
-    return connection, account
-
-
-async def _discover(client: LeadSquaredClient, note: Callable[[str], None]) -> Connection:
-    """The connection to the account's own API host, as ``UserByAccessKey.Get`` names it (the
-    call answers on any host), held to the rules of a host given by hand."""
-    from importer.account.metadata import whoami
-
-    asked = client.connection.base_url
-    found = (
-        f"no host was given, and the account's host could not be found from {asked}: {{}}. "
-        "Give --host or --region, or set LSQ_HOST"
-    )
-    try:
-        user = await whoami(client)
-    except AccountError as exc:
-        if exc.refused:
-            raise AccountError(f"{exc} (nothing was sent)", refused=True) from None
-        raise AccountError(found.format(exc.detail)) from None
-    if not user.api_host:
-        raise AccountError(found.format("UserByAccessKey.Get named no API host"))
-    unsafe = check_url(user.api_host)
-    if unsafe:  # the keys would go there: it passes the check of a host given by hand, or none
-        raise AccountError(
-            "no host was given, and the host the account names (UserByAccessKey.Get) is not "
-            f"one to send the keys to: {unsafe}. Give --host or --region, or set LSQ_HOST"
-        )
-    note(f"no host given: the account {user.org} is served by {user.api_host}, which this run uses")
-    return replace(client.connection, base_url=user.api_host, discover=False)

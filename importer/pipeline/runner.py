@@ -3,12 +3,13 @@ to the last line of ``summary.json``.
 
 Before anything is sent: the mapping is loaded and fitted to the file's header, the run folder
 checked (``outdir.prepare``, ``rundir``), the account read and the mapping checked against it
-(``preflight``), the journal opened (this run's own, or begun). Nothing in the folder is written
-over to start a run: with ``fresh`` (or in a folder with no journal) an earlier run's files are
-moved aside into ``DIR/earlier/<time>/`` (``outdir.move_aside``), and an input that was one of
-them is read from there. Then the rows go through the pool (``pool.py``: queue, workers,
-per-lead order, stop), each outcome recorded by ``outcomes.py``; rows an earlier run finished
-are copied into the results files in a thread meanwhile. At the end, on a stop too, the results,
+(``metadata.preflight``, ``preflight.fit_account``), the journal opened (this run's own, or
+begun). Nothing in the folder is written over to start a run: with ``fresh`` (or in a folder
+with no journal) an earlier run's files are moved aside into ``DIR/earlier/<time>/``
+(``outdir.move_aside``), and an input that was one of them is read from there. Then the rows go
+through the pool (``pool.py``: queue, workers, per-lead order, stop), each outcome recorded by
+``outcomes.py``; rows an earlier run finished are copied into the results files in a thread
+meanwhile. At the end, on a stop too, the results,
 the journal, ``summary.json`` and the call log are closed and written.
 
 A run stops early in the ways ``summary.py`` names, each leaving the journal ready for the next
@@ -27,7 +28,8 @@ import sqlite3
 import time
 from typing import Any
 
-from importer.account.preflight import fit_account, preflight
+from importer.account.metadata import preflight
+from importer.account.preflight import fit_account
 from importer.errors import OutputError
 from importer.mapping.config import load_mapping
 from importer.mapping.plan import Plan
