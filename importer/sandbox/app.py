@@ -9,6 +9,9 @@ the write, calls slower than a client's timeout) are drawn from a seeded generat
 ``echo_keys``, every call that passes the keys and the rate limit is answered with a page that
 echoes the keys, as some proxies do (``echo.py``).
 
+The bulk endpoints (``bulk.py``) pass the same gate, with a rate window of their own, and
+suffer the same faults (``write_with_faults``).
+
 ``/_sandbox/state`` (GET) and ``/_sandbox/reset`` (POST) are the sandbox's own, outside the API.
 What a CreateCustom body must be, and the errors it is refused with, are in ``checks.py``.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -28,6 +31,7 @@ from importer.sandbox.state import Lead, SandboxConfig, State
 
 STATE = web.AppKey("state", State)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 _API = "/v2/"
 
 
@@ -36,6 +40,8 @@ def mx_body(exception_type: str, message: str) -> dict[str, str]:
 
 
 def create_app(config: SandboxConfig | None = None, state: State | None = None) -> web.Application:
+    from importer.sandbox import bulk  # it builds on this module
+
     state = state or State(config or SandboxConfig())
     app = web.Application(middlewares=[_api_gate])
     app[STATE] = state
@@ -51,6 +57,7 @@ def create_app(config: SandboxConfig | None = None, state: State | None = None) 
             web.post("/v2/ProspectActivity.svc/Retrieve", lead_activities),
             web.get("/_sandbox/state", sandbox_state),
             web.post("/_sandbox/reset", sandbox_reset),
+            *bulk.ROUTES,
         ]
     )
     return app
@@ -80,12 +87,12 @@ async def _api_gate(request: web.Request, handler: Handler) -> web.StreamRespons
             mx_body("MXInvalidUserDetailsException", "Invalid access key or secret key."),
             status=401,
         )
-    if not state.window.admit(access, request.path):
+    exceeded = state.admit(access, request.path)
+    if exceeded is not None:
         state.counters["throttled"] += 1
         body = mx_body(
             "MXAPIRateLimitExceededException",
-            f"API calls exceeded the limit of {config.rate_limit} in "
-            f"{config.rate_window:g} second(s)",
+            f"API calls exceeded the limit of {exceeded[0]} in {exceeded[1]:g} second(s)",
         )
         if state.chance(config.throttle_200_share):
             state.counters["throttled_200"] += 1
@@ -102,7 +109,7 @@ async def _api_gate(request: web.Request, handler: Handler) -> web.StreamRespons
         return web.json_response(mx_body(exc.exception_type, exc.message), status=exc.status)
 
 
-async def _read_json(request: web.Request) -> Any:
+async def read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise MXError(
             "MXInvalidInputException", "Content-Type must be application/json", status=400
@@ -116,9 +123,14 @@ async def _read_json(request: web.Request) -> Any:
 # --- CreateCustom ---------------------------------------------------------------------------
 
 
-async def create_custom(request: web.Request) -> web.StreamResponse:
+async def write_with_faults(
+    request: web.Request, check: Callable[[], Callable[[float], Awaitable[T]]]
+) -> T | web.Response:
+    """Run a writing call through the faults: one draw decides whether it fails (a non-MX 500,
+    nothing written), is slow, or is written and its answer dropped. ``check()`` judges the
+    call as it arrives (an ``MXError`` is answered after the latency) and returns the write,
+    which is given its delay and shielded: a client that gives up does not stop it."""
     state = request.app[STATE]
-    body = await _read_json(request)
     fault = state.fault()
     if fault == "fail":
         state.counters["faults_500"] += 1
@@ -129,6 +141,27 @@ async def create_custom(request: web.Request) -> web.StreamResponse:
             content_type="text/html",
         )
     try:
+        write = check()
+    except MXError:
+        await asyncio.sleep(state.latency())
+        raise
+    delay = state.config.slow_seconds if fault == "slow" else state.latency()
+    if fault == "slow":
+        state.counters["faults_slow"] += 1
+    written = await asyncio.shield(write(delay))
+    if fault == "drop":
+        state.counters["faults_dropped"] += 1
+        if request.transport is not None:
+            request.transport.abort()  # written, but the answer never leaves
+        raise asyncio.CancelledError
+    return written
+
+
+async def create_custom(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    body = await read_json(request)
+
+    def check() -> Callable[[float], Awaitable[tuple[Lead, str]]]:
         call = parse_create_custom(state, body)
         # The lead is looked up as the call arrives and written as it completes: two concurrent
         # calls for one new SearchBy value both find nothing and both create a lead.
@@ -136,19 +169,12 @@ async def create_custom(request: web.Request) -> web.StreamResponse:
         existing = found[0] if found else None
         if existing is None:
             check_mandatory_lead_fields(state, call)
-    except MXError:
-        await asyncio.sleep(state.latency())
-        raise
-    delay = state.config.slow_seconds if fault == "slow" else state.latency()
-    if fault == "slow":
-        state.counters["faults_slow"] += 1
-    # Shielded: a client that gives up does not stop the server from writing.
-    lead, activity_id = await asyncio.shield(_complete(state, call, existing, delay))
-    if fault == "drop":
-        state.counters["faults_dropped"] += 1
-        if request.transport is not None:
-            request.transport.abort()  # written, but the answer never leaves
-        raise asyncio.CancelledError
+        return lambda delay: _complete(state, call, existing, delay)
+
+    written = await write_with_faults(request, check)
+    if isinstance(written, web.Response):
+        return written
+    lead, activity_id = written
     return web.json_response(
         {"Status": "Success", "Message": {"Id": activity_id, "RelatedId": lead.id}}
     )
@@ -231,7 +257,7 @@ async def lead_activities(request: web.Request) -> web.Response:
     lead_id = request.query.get("leadId", "")
     if lead_id not in state.leads:
         raise MXError("MXInvalidInputException", f"No lead with id {lead_id!r}")
-    body = await _read_json(request)
+    body = await read_json(request)
     parameter = body.get("Parameter") or {} if isinstance(body, dict) else {}
     paging = body.get("Paging") or {} if isinstance(body, dict) else {}
     try:
@@ -273,6 +299,7 @@ async def sandbox_state(request: web.Request) -> web.Response:
         snapshot["admitted_times"] = list(state.window.admitted)
         snapshot["admitted_paths"] = list(state.window.admitted_paths)
         snapshot["throttled_times"] = list(state.window.refused)
+        snapshot["bulk_admitted_times"] = list(state.bulk_window.admitted)
     return web.json_response(snapshot)
 
 

@@ -1,7 +1,8 @@
 """What the sandbox refuses in a CreateCustom body, as LeadSquared does: each refusal is an
 ``MXError`` with LeadSquared's exception type and message (HTTP 500, or 400 for a body of the
 wrong shape). A body that passes becomes a ``Call``: its lead fields and SearchBy, its event,
-note, date-time and activity fields, every value checked against the schema.
+note, date-time and activity fields, every value checked against the schema. The bulk calls
+(``bulk.py``) judge each record with the same parts: ``parse_lead_details``, ``parse_activity``.
 """
 
 from __future__ import annotations
@@ -34,18 +35,30 @@ class Call:
         self.note: str | None = None
         self.activity_datetime: str | None = None
         self.activity_fields: dict[str, Any] = {}
+        self.owner: str | None = None  # ActivityOwnerEmail (bulk activities)
 
 
 def parse_create_custom(state: State, body: Any) -> Call:
-    schema = state.config.schema
     if not isinstance(body, dict) or not isinstance(body.get("LeadDetails"), list):
         raise MXError("MXInvalidInputException", "LeadDetails must be a list", status=400)
     activity = body.get("Activity")
     if not isinstance(activity, dict):
         raise MXError("MXInvalidInputException", "Activity must be an object", status=400)
     call = Call()
+    parse_lead_details(state, body["LeadDetails"], call)
+    parse_activity(state, activity, call)
+    return call
+
+
+def parse_lead_details(
+    state: State, items: list[Any], call: Call, default_search_by: tuple[str, ...] = ()
+) -> None:
+    """The lead part of a call (CreateCustom's ``LeadDetails``, one record of the bulk upsert)
+    into ``call``. Without a SearchBy item, the first of ``default_search_by`` that has a value
+    is used (the bulk upsert matches by email, then phone); CreateCustom has no default."""
+    schema = state.config.schema
     search_by = None
-    for item in body["LeadDetails"]:
+    for item in items:
         name, value = _pair(item, "Attribute")
         if name == "SearchBy":
             search_by = value
@@ -62,6 +75,8 @@ def parse_create_custom(state: State, body: Any) -> Call:
         call.lead_fields[name] = value
 
     if not search_by:
+        search_by = next((k for k in default_search_by if call.lead_fields.get(k)), None)
+    if not search_by:
         raise MXError("MXInvalidInputException", "SearchBy is missing from LeadDetails")
     spec = schema.lead_field(search_by)
     if spec is None or not spec.unique:
@@ -73,6 +88,11 @@ def parse_create_custom(state: State, body: Any) -> Call:
         raise MXError("MXInvalidInputException", f"SearchBy {search_by} has no value")
     call.search_by, call.search_value = search_by, call.lead_fields[search_by]
 
+
+def parse_activity(state: State, activity: dict[str, Any], call: Call) -> None:
+    """The activity part of a call (CreateCustom's ``Activity``, one item of the bulk activity
+    call) into ``call``: its event, note, date-time and fields."""
+    schema = state.config.schema
     event = activity.get("ActivityEvent")
     code = None
     if isinstance(event, int | float | str) and not isinstance(event, bool):
@@ -123,7 +143,6 @@ def parse_create_custom(state: State, body: Any) -> Call:
             "MXInvalidActivityFieldsException",
             f"Mandatory activity fields are missing: {', '.join(missing)}",
         )
-    return call
 
 
 def _pair(item: Any, *keys: str) -> tuple[str, str]:

@@ -21,6 +21,26 @@ and not only against the one it was first written for:
 
 Every shape but ``nested`` adds keys the importer does not know. ``UserByAccessKey.Get`` answers
 as the docs' sample in every shape.
+
+The bulk calls' answers (``bulk_shape``, served by ``bulk.py``) are not documented either: the
+docs show only that the activity answer begins ``{"Response": [{"ProspectActivityId": ...``;
+public code shows the rest (``shared/LEADSQUARED_API.md``). Each shape is one reading of it; a
+failed record is always a row of the HTTP 200 answer, never an error of the whole call:
+
+    seen-in-code    (the default) leads: a bare list of ``{RowNumber, LeadId, LeadCreated,
+                    LeadUpdated, AffectedRows}``, a failed row with ``ExceptionType`` and
+                    ``ExceptionMessage`` and no ``LeadId``; activities: ``{"Response": [...]}``
+                    of ``{RowNumber, ActivityCreated, ProspectActivityId, ExceptionMessage}``
+                    (the documented wrapper around the items public code reads)
+    error-message   as seen-in-code, but a failed row says only ``ErrorMessage`` (the other
+                    error key public code reads)
+    bare            both answers bare lists (the activity items without the wrapper)
+    wrapped         both answers in ``{"Response": [...]}`` (the lead answer as the activity one)
+    unnumbered      no ``RowNumber``: rows answer in the call's order, their only link to the
+                    records (the documented activity answer begins with ``ProspectActivityId``)
+    strings         flags, counts and row numbers as strings, a failed row's id as ``""``
+                    (as the ``custom-object`` metadata shape writes its flags)
+    reversed        rows answered last first: only ``RowNumber`` says which record each is
 """
 
 from __future__ import annotations
@@ -170,3 +190,90 @@ def _flag(value: bool, shape: Shape) -> Any:
     if shape.flags == "number":
         return 1 if value else 0
     return value
+
+
+# --- the bulk calls' answers --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record's outcome in a bulk call, before it is shaped: the id it got (the lead's or
+    the activity's), or the MX error it failed with."""
+
+    number: int  # 1-based in the call
+    id: str | None = None
+    created: bool = False  # a new lead (the lead call)
+    exception_type: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class BulkShape:
+    wrap_leads: bool = False  # the lead answer as {"Response": [...]}, not a bare list
+    wrap_activities: bool = True
+    errors: str = "exception"  # exception (ExceptionType/ExceptionMessage), error-message
+    numbered: bool = True  # rows carry RowNumber
+    strings: bool = False  # flags, counts and numbers as strings; a failed id as ""
+    reversed: bool = False  # rows answered last first
+
+
+BULK_SHAPES: dict[str, BulkShape] = {
+    "seen-in-code": BulkShape(),
+    "error-message": BulkShape(errors="error-message"),
+    "bare": BulkShape(wrap_activities=False),
+    "wrapped": BulkShape(wrap_leads=True),
+    "unnumbered": BulkShape(numbered=False),
+    "strings": BulkShape(strings=True),
+    "reversed": BulkShape(reversed=True),
+}
+
+
+def lead_rows(rows: list[Row], shape: BulkShape) -> Any:
+    """The answer of ``Lead/Bulk/CreateOrUpdate``."""
+    out = []
+    for row in rows:
+        ok = row.id is not None
+        item = _numbered(row, shape)
+        if ok or shape.strings:
+            item["LeadId"] = row.id or ""
+        item["LeadCreated"] = _scalar(row.created, shape)
+        item["LeadUpdated"] = _scalar(ok and not row.created, shape)
+        item["AffectedRows"] = _scalar(1 if ok else 0, shape)
+        if not ok:
+            if shape.errors == "exception":
+                item["ExceptionType"] = row.exception_type
+                item["ExceptionMessage"] = row.message
+            else:
+                item["ErrorMessage"] = row.message
+        out.append(item)
+    return _wrap(out, shape.wrap_leads, shape)
+
+
+def activity_rows(rows: list[Row], shape: BulkShape) -> Any:
+    """The answer of ``Bulk/CustomActivity/Add/ByLeadId``."""
+    out = []
+    for row in rows:
+        ok = row.id is not None
+        item = _numbered(row, shape)
+        item["ActivityCreated"] = _scalar(ok, shape)
+        item["ProspectActivityId"] = row.id if ok else ("" if shape.strings else None)
+        key = "ExceptionMessage" if shape.errors == "exception" else "ErrorMessage"
+        item[key] = None if ok else row.message
+        out.append(item)
+    return _wrap(out, shape.wrap_activities, shape)
+
+
+def _numbered(row: Row, shape: BulkShape) -> dict[str, Any]:
+    return {"RowNumber": _scalar(row.number, shape)} if shape.numbered else {}
+
+
+def _scalar(value: bool | int, shape: BulkShape) -> Any:
+    if not shape.strings:
+        return value
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _wrap(items: list[dict[str, Any]], wrap: bool, shape: BulkShape) -> Any:
+    if shape.reversed:
+        items = items[::-1]
+    return {"Response": items} if wrap else items

@@ -17,10 +17,14 @@ from typing import Any
 from importer.sandbox.echo import FORMS as ECHO_FORMS
 from importer.sandbox.echo import KINDS as ECHO_KINDS
 from importer.sandbox.schema import Schema, default_schema
-from importer.sandbox.shapes import SHAPES, Shape
+from importer.sandbox.shapes import BULK_SHAPES, SHAPES, BulkShape, Shape
 
 DEFAULT_ACCESS_KEY = "u$sandbox0access0key"
 DEFAULT_SECRET_KEY = "sandbox$secret$key0123456789"  # keys often hold '$': so does this one
+#: The bulk endpoints (``bulk.py``), throttled by a window of their own.
+BULK_LEADS = "/v2/LeadManagement.svc/Lead/Bulk/CreateOrUpdate"
+BULK_ACTIVITIES = "/v2/ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
+BULK_PATHS = frozenset({BULK_LEADS, BULK_ACTIVITIES})
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*")
 
 
@@ -59,18 +63,34 @@ class SandboxConfig:
     #: Answer every API call that passes the keys and the rate limit with a page that echoes
     #: the keys: one of ``echo.KINDS`` ("" answers normally).
     echo_keys: str = ""
+    #: The bulk throttle, apart from the standard one: the rate-limits page says 1 call per 5 s
+    #: on every plan in one version, 5 or 10 in another; the strictest is the default.
+    bulk_rate_limit: int = 1
+    bulk_rate_window: float = 5.0
+    #: Whether a bulk call counts against the standard window too (not documented; the
+    #: standard limit counts "every API call", so by default it does).
+    bulk_counts_as_standard: bool = True
+    bulk_max_rows: int = 25  # records a bulk call may carry; more and the call is refused
+    #: How the bulk calls answer: one of ``shapes.BULK_SHAPES`` (seen in code, not documented).
+    bulk_shape: str = "seen-in-code"
 
     def __post_init__(self) -> None:
         if self.metadata_shape not in SHAPES:
             raise ValueError(
                 f"{self.metadata_shape!r} is not a metadata shape: {', '.join(SHAPES)}"
             )
+        if self.bulk_shape not in BULK_SHAPES:
+            raise ValueError(f"{self.bulk_shape!r} is not a bulk shape: {', '.join(BULK_SHAPES)}")
         if self.echo_keys and self.echo_keys not in ECHO_KINDS:
             raise ValueError(f"{self.echo_keys!r} is not an echo: {', '.join(ECHO_KINDS)}")
 
     @property
     def shape(self) -> Shape:
         return SHAPES[self.metadata_shape]
+
+    @property
+    def bulk(self) -> BulkShape:
+        return BULK_SHAPES[self.bulk_shape]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -86,6 +106,10 @@ class SandboxConfig:
             "seed": self.seed,
             "metadata_shape": self.metadata_shape,
             "echo_keys": self.echo_keys,
+            "bulk_rate": f"{self.bulk_rate_limit}/{self.bulk_rate_window:g}s",
+            "bulk_counts_as_standard": self.bulk_counts_as_standard,
+            "bulk_max_rows": self.bulk_max_rows,
+            "bulk_shape": self.bulk_shape,
         }
 
 
@@ -101,20 +125,32 @@ class SlidingWindow:
         self.admitted: deque[float] = deque(maxlen=100_000)  # when calls were let through
         self.admitted_paths: deque[str] = deque(maxlen=100_000)  # and what they called
         self.refused: deque[float] = deque(maxlen=100_000)  # when calls were throttled
+        self._last = 0.0  # when the last call arrived
 
     def admit(self, key: str, path: str = "") -> bool:
+        allowed = self.arrive(key)
+        self.record(allowed, path)
+        return allowed
+
+    def arrive(self, key: str) -> bool:
+        """Count a call; whether the window had room for it (not yet logged: ``record``)."""
         now = self.clock()
         arrivals = self._arrivals.setdefault(key, deque())
         while arrivals and arrivals[0] <= now - self.window:
             arrivals.popleft()
-        allowed = len(arrivals) < self.limit
         arrivals.append(now)
+        self._last = now
+        return len(arrivals) <= self.limit
+
+    def record(self, allowed: bool, path: str = "") -> None:
+        """Log the last call's fate, stamped with its arrival: let through, or throttled (by
+        this window or another)."""
+        now = self._last
         if allowed:
             self.admitted.append(now)
             self.admitted_paths.append(path)
         else:
             self.refused.append(now)
-        return allowed
 
 
 @dataclass
@@ -142,6 +178,7 @@ class Activity:
     activity_datetime: str
     fields: dict[str, Any]
     created_on: str
+    owner: str | None = None  # ActivityOwnerEmail (bulk calls)
 
 
 class State:
@@ -150,11 +187,31 @@ class State:
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic):
         self.config = config
         self.window = SlidingWindow(config.rate_limit, config.rate_window, clock)
+        self.bulk_window = SlidingWindow(config.bulk_rate_limit, config.bulk_rate_window, clock)
         self.random = random.Random(config.seed)
         self.leads: dict[str, Lead] = {}
         self.activities: list[Activity] = []
         self.counters: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+
+    def admit(self, key: str, path: str) -> tuple[int, float] | None:
+        """Count a call in its windows: None if it may go on, else the rate (calls, seconds)
+        it exceeded. A bulk call counts in the bulk window and, with
+        ``bulk_counts_as_standard``, in the standard one too; the bulk rate is named first."""
+        config = self.config
+        bulk = path in BULK_PATHS
+        standard = not bulk or config.bulk_counts_as_standard
+        in_standard = self.window.arrive(key) if standard else True
+        in_bulk = self.bulk_window.arrive(key) if bulk else True
+        allowed = in_standard and in_bulk
+        if standard:
+            self.window.record(allowed, path)
+        if bulk:
+            self.bulk_window.record(allowed, path)
+        if not in_bulk:
+            self.counters["bulk_throttled"] += 1
+            return config.bulk_rate_limit, config.bulk_rate_window
+        return None if in_standard else (config.rate_limit, config.rate_window)
 
     # --- randomness, seeded ---------------------------------------------------------------
 
@@ -228,7 +285,13 @@ class State:
         return lead, True
 
     def add_activity(
-        self, lead: Lead, event: int, note: str | None, when: str | None, fields: dict[str, Any]
+        self,
+        lead: Lead,
+        event: int,
+        note: str | None,
+        when: str | None,
+        fields: dict[str, Any],
+        owner: str | None = None,
     ) -> Activity:
         now = _now()
         activity = Activity(
@@ -239,6 +302,7 @@ class State:
             when or now,
             fields,
             now,
+            owner,
         )
         self.activities.append(activity)
         self.counters["activities_created"] += 1
@@ -261,6 +325,7 @@ class State:
                 "count": len(admitted),
                 "first": admitted[0] if admitted else None,
                 "last": admitted[-1] if admitted else None,
+                "bulk": len(self.bulk_window.admitted),
             },
             "rejected": dict(self.rejected),
             "leads": [lead.json() for lead in self.leads.values()],
@@ -273,6 +338,7 @@ class State:
                     "ActivityDateTime": a.activity_datetime,
                     "Fields": a.fields,
                     "CreatedOn": a.created_on,
+                    "ActivityOwnerEmail": a.owner,
                 }
                 for a in self.activities
             ],
@@ -283,8 +349,10 @@ class State:
         self.activities.clear()
         self.counters.clear()
         self.rejected.clear()
-        self.window = SlidingWindow(
-            self.config.rate_limit, self.config.rate_window, self.window.clock
+        clock = self.window.clock
+        self.window = SlidingWindow(self.config.rate_limit, self.config.rate_window, clock)
+        self.bulk_window = SlidingWindow(
+            self.config.bulk_rate_limit, self.config.bulk_rate_window, clock
         )
 
 
