@@ -25,15 +25,19 @@ from importer.sending.delivery import SUCCEEDED, RowResult
 
 
 class Output(Protocol):
-    """What is told every row's outcome once the journal holds it, in the order rows finish.
-    A new output (a report, say) implements these two and is handed to the pool beside the
-    results files; an OutputError from it stops the run as a full disk does."""
+    """What is told every row's outcome once the journal holds it, in the order rows finish,
+    and closed when the run ends. A new output (a report, say) implements these and is added
+    to the runner's ``outputs`` beside the results files; an OutputError from it stops the run
+    as a full disk does."""
 
     def succeeded(
         self, row: int, activity_id: str, lead_id: str, line: str, possible_duplicate: bool = False
     ) -> None: ...
 
     def failed(self, row: int, error_type: str, message: str, line: str) -> None: ...
+
+    def close(self) -> None:
+        """The run is over, on a stop too: write what is left; OutputError if it cannot."""
 
 
 class Outcomes:

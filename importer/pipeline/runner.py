@@ -41,6 +41,7 @@ from importer.outputs.results import RunResults, write_summary
 from importer.pipeline import rundir
 from importer.pipeline.folder_lock import FolderLock
 from importer.pipeline.journal import FILE_NAME as JOURNAL_FILE
+from importer.pipeline.outcomes import Output
 from importer.pipeline.pool import Pool
 from importer.pipeline.request import RunRequest, StopSwitch
 from importer.pipeline.snapshot import Replayed, RowSet, RowState, Snapshot
@@ -153,6 +154,7 @@ async def _import(
         if account is not None:
             account.save(out_dir)
         results = RunResults(out_dir, source.header)
+        outputs: list[Output] = [results]  # each told every row's outcome, each closed at the end
         # until this run ends, what the files hold is its own (a run killed leaves no record)
         try:
             journal.set_meta({key: "" for key in rundir.written(out_dir)})
@@ -230,7 +232,7 @@ async def _import(
                 ledger=journal,
             )
             run = Pool(
-                plan, delivery, [results], summary, progress, journal, states, done, options, only
+                plan, delivery, outputs, summary, progress, journal, states, done, options, only
             )
             if copy is not None and copy.done():  # it ended before the run was there
                 copy_ended(copy)
@@ -261,10 +263,11 @@ async def _import(
                 summary.rows += replayed.succeeded + replayed.failed
                 summary.succeeded += replayed.succeeded
                 summary.failed += replayed.failed
-        try:
-            results.close()
-        except OutputError as exc:
-            _unwritable(summary, exc)
+        for output in outputs:
+            try:
+                output.close()
+            except OutputError as exc:
+                _unwritable(summary, exc)
         progress.close()
         with contextlib.suppress(sqlite3.Error):  # what the next run compares them to
             journal.set_meta(rundir.written(out_dir))
