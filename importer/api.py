@@ -1,4 +1,4 @@
-"""The Python API: what the command line does, for a program of one's own.
+"""The Python API: validating and running an import, for a program of one's own.
 
     import importer
 

@@ -64,9 +64,10 @@ async def run_import(
     a passing reason. ``progress`` is told of each row and of notes for people; ``stop`` lets a
     caller stop the run (see StopSwitch).
 
-    Raises ConfigError or SourceError before anything is sent (an ``out_dir`` that cannot be
-    written included), and OutputError if a file cannot be written before the first row is
-    sent; once rows are sent, a file that cannot be written stops the run (``OUTPUT``)."""
+    Raises ConfigError, SourceError or AccountError (``NothingSent``) before anything is sent
+    (an ``out_dir`` that cannot be written included), and OutputError if a file cannot be
+    written before the first row is sent; once rows are sent, a file that cannot be written
+    stops the run (``OUTPUT``)."""
     progress = progress or SilentProgress()
     stop = stop or StopSwitch()
     out_dir, input_path = request.out_dir, request.input
